@@ -1,0 +1,83 @@
+"""Entry point of the `folio` command (and `python -m desktop_app`).
+
+User errors (`FolioError`) become one line on stderr and exit status 2; any
+other exception is a bug: its traceback goes to the log file, and the user
+gets one line saying where that log is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from collections.abc import Sequence
+
+from desktop_app import __version__, paths
+from desktop_app.cli import add_subcommands
+from desktop_app.errors import FolioError
+
+log = logging.getLogger("desktop_app")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="folio",
+        description="Ask questions about whole documents with a local LLM, offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"folio {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    add_subcommands(parser)
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    """Everything to a rotating log file; only Folio's own warnings to stderr."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        file_handler = logging.handlers.RotatingFileHandler(
+            paths.log_dir() / "folio.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        file_handler = None
+    if file_handler is not None:
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        root.addHandler(file_handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("folio: %(message)s"))
+    console.addFilter(
+        lambda r: not getattr(r, "file_only", False)
+        and (verbose or r.name.startswith("desktop_app"))
+    )
+    root.addHandler(console)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    if args.command is None:
+        # Until the window exists, `folio` alone opens the terminal chat.
+        args = parser.parse_args([*(argv or sys.argv[1:]), "chat"])
+    try:
+        return int(args.handler(args) or 0)
+    except FolioError as exc:
+        print(f"folio: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        log.exception("unexpected error", extra={"file_only": True})
+        print(
+            f"folio: unexpected internal error; details are in {paths.log_dir() / 'folio.log'}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Folio's headless face: `folio info`, `folio ask`, `folio chat`.
+
+Answers stream to stdout as they are generated; everything else (status,
+notices, stats) goes to stderr so that `folio ask ... > answer.txt` captures
+only the answer. The model runs in a worker thread while the main thread
+waits, so Ctrl+C stops an answer cleanly through the same cancel event the
+app uses, instead of interrupting llama.cpp halfway through a batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from desktop_app import settings as settings_mod
+from desktop_app.errors import FolioError
+
+if TYPE_CHECKING:
+    from desktop_app.core.session import ChatSession
+
+GiB = 1024**3
+
+
+def add_subcommands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = sub.add_parser("info", help="describe a GGUF model file without loading it")
+    info.add_argument("model", help="path to a .gguf file")
+    info.add_argument("--ctx", type=int, help="context length for the memory estimate")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(handler=cmd_info)
+
+    ask = sub.add_parser("ask", help="ask questions about files; answers stream to stdout")
+    ask.add_argument("files", nargs="*", help="documents to attach (plain text)")
+    ask.add_argument("-q", "--question", action="append", default=[],
+                     help="a question; repeat to ask several in the same conversation")
+    _model_options(ask)
+    ask.add_argument("--stats", action="store_true",
+                     help="after each answer, print its stats as one JSON line to stderr")
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = sub.add_parser("chat", help="interactive chat in the terminal")
+    chat.add_argument("files", nargs="*", help="documents to attach (plain text)")
+    _model_options(chat)
+    chat.set_defaults(handler=cmd_chat)
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="GGUF model file (default: the configured one, else the demo)")
+    p.add_argument("--ctx", type=int, help="context length in tokens (default: sized to fit)")
+    think = p.add_mutually_exclusive_group()
+    think.add_argument("--think", dest="thinking", action="store_true", default=None,
+                       help="let reasoning models think first")
+    think.add_argument("--no-think", dest="thinking", action="store_false")
+    p.add_argument("--show-reasoning", action="store_true",
+                   help="print the model's reasoning to stderr as it streams")
+
+
+# ------------------------------------------------------------------ info
+def cmd_info(args: argparse.Namespace) -> int:
+    from desktop_app.core import hardware
+    from desktop_app.core.model_files import read_model_info
+    from desktop_app.core.placement import cache_bytes, max_context
+
+    info = read_model_info(args.model)
+    hw = hardware.detect()
+    ctx = args.ctx or info.n_ctx_train
+    data = {
+        "file": str(info.path),
+        "file_size": info.file_size,
+        "architecture": info.architecture,
+        "name": info.name,
+        "size_label": info.size_label,
+        "n_params": info.n_params,
+        "quantization": info.quantization,
+        "n_ctx_train": info.n_ctx_train,
+        "n_layer": info.n_layer,
+        "n_attention_layers": info.n_attention_layers,
+        "n_recurrent_layers": info.n_recurrent_layers,
+        "hybrid": info.is_hybrid,
+        "kv_bytes_per_token": info.kv_bytes_per_token,
+        "recurrent_state_bytes": info.recurrent_state_bytes,
+        "bos_token_id": info.bos_token_id,
+        "eos_token_id": info.eos_token_id,
+        "has_chat_template": info.chat_template is not None,
+        "memory_estimate": {
+            "n_ctx": ctx,
+            "cache_bytes": cache_bytes(info, ctx, "f16"),
+            "total_bytes": info.memory_estimate(ctx),
+        },
+        "max_context_on_this_machine": max_context(info, hw, "f16"),
+        "hardware": hw.summary(),
+    }
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    kind = "hybrid (attention + recurrent)" if info.is_hybrid else (
+        "recurrent" if info.is_recurrent else "attention")
+    lines = [
+        f"{info.path.name}",
+        f"  model         {info.name or '-'} ({info.size_label or '?'}, {info.n_params / 1e9:.2f}B params)",
+        f"  architecture  {info.architecture}, {kind}",
+        f"  layers        {info.n_layer} ({info.n_attention_layers} attention, "
+        f"{info.n_recurrent_layers} recurrent)",
+        f"  quantization  {info.quantization or '-'}, file {info.file_size / GiB:.2f} GiB",
+        f"  context       trained for {info.n_ctx_train:,} tokens",
+        f"  cache         {info.kv_bytes_per_token:,} bytes/token (f16 KV)"
+        f" + {info.recurrent_state_bytes:,} bytes recurrent state",
+        f"  memory        ~{info.memory_estimate(ctx) / GiB:.2f} GiB at {ctx:,} tokens of context",
+        f"  this machine  holds up to {data['max_context_on_this_machine']:,} tokens of context"
+        f" ({hw.summary()})",
+        f"  chat template {'yes' if info.chat_template else 'none (ChatML fallback)'}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+# ------------------------------------------------------------------ ask / chat
+def _open_session(args: argparse.Namespace, out: TextIO) -> ChatSession:
+    from desktop_app.core.documents import load_attachment
+    from desktop_app.core.model_locator import is_demo_model, model_label, resolve_model
+    from desktop_app.core.session import ChatSession
+
+    settings = settings_mod.load()
+    documents = [load_attachment(f) for f in args.files]
+    model_path = resolve_model(args.model, settings.model_path)
+    session = ChatSession.open(model_path, settings, documents, n_ctx=args.ctx)
+    engine = session.engine
+    print(
+        f"{model_label(model_path)} · {engine.placement} · {engine.n_ctx:,}-token context · "
+        f"{engine.n_threads} threads",
+        file=out,
+    )
+    if is_demo_model(model_path):
+        print("Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real work "
+              "(folio ask --model PATH).", file=out)
+    return session
+
+
+def _run_in_thread(events: Callable[[threading.Event], Iterator[object]]) -> Iterator[object]:
+    """Iterate `events` on a worker thread; Ctrl+C sets the cancel event and
+    keeps draining until the engine has stopped cleanly."""
+    cancel = threading.Event()
+    q: queue.Queue[tuple[str, object]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            for event in events(cancel):
+                q.put(("event", event))
+        except BaseException as exc:  # handed to the main thread, never lost
+            q.put(("error", exc))
+        q.put(("end", None))
+
+    thread = threading.Thread(target=work, name="folio-engine", daemon=True)
+    thread.start()
+    while True:
+        try:
+            kind, item = q.get()
+        except KeyboardInterrupt:
+            cancel.set()
+            continue
+        if kind == "end":
+            break
+        if kind == "error":
+            raise item  # type: ignore[misc]
+        yield item
+    thread.join()
+
+
+def _answer(session: ChatSession, question: str, args: argparse.Namespace, stats: bool) -> None:
+    from desktop_app.core.engine import AnswerDelta, Done, PrefillProgress, ReasoningDelta
+
+    show_reasoning = getattr(args, "show_reasoning", False)
+    for event in _run_in_thread(
+        lambda cancel: session.ask(question, thinking=args.thinking, cancel=cancel)
+    ):
+        if isinstance(event, AnswerDelta):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, ReasoningDelta) and show_reasoning:
+            sys.stderr.write(event.text)
+            sys.stderr.flush()
+        elif isinstance(event, PrefillProgress) and event.total > 2048 and sys.stderr.isatty():
+            sys.stderr.write(f"\rreading {event.done:,}/{event.total:,} tokens")
+            sys.stderr.write("\n" if event.done == event.total else "")
+            sys.stderr.flush()
+        elif isinstance(event, Done):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            notice = {
+                "length": f"[answer cut off: it reached the {session.settings.max_answer_tokens:,}"
+                          "-token answer limit]",
+                "context_full": "[answer cut off: the context is full; start a new chat]",
+                "cancelled": "[stopped]",
+            }.get(event.finish_reason)
+            if notice:
+                print(notice, file=sys.stderr)
+            if stats:
+                record = event.stats.as_dict() | {"finish_reason": event.finish_reason}
+                print(json.dumps(record), file=sys.stderr, flush=True)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    questions = list(args.question)
+    if not questions and not sys.stdin.isatty():
+        text = sys.stdin.read().strip()
+        questions = [text] if text else []
+    if not questions:
+        raise FolioError("No question: pass one or more -q QUESTION (or pipe one on stdin).")
+    session = _open_session(args, sys.stderr)
+    try:
+        for question in questions:
+            _answer(session, question, args, args.stats)
+    finally:
+        session.close()
+    return 0
+
+
+CHAT_HELP = "Type a question. Commands: /new (forget the conversation), /think on|off, /quit."
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    session = _open_session(args, sys.stdout)
+    print(CHAT_HELP)
+    try:
+        while True:
+            try:
+                line = input("\nyou> ").strip()
+            except EOFError:
+                print()
+                return 0
+            except KeyboardInterrupt:
+                print()
+                return 0
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                return 0
+            if line == "/new":
+                session.conversation.turns.clear()
+                print("(new conversation)")
+                continue
+            if line.startswith("/think"):
+                args.thinking = line.split()[-1] != "off"
+                print(f"(thinking {'on' if args.thinking else 'off'})")
+                continue
+            if line.startswith("/"):
+                print(CHAT_HELP)
+                continue
+            print("folio> ", end="", flush=True)
+            try:
+                _answer(session, line, args, stats=False)
+            except FolioError as exc:  # e.g. the context is full: say so, keep the chat
+                print(f"\nfolio: {exc}", file=sys.stderr)
+    finally:
+        session.close()

@@ -1,0 +1,1 @@
+"""Folio's Qt-free core: engine, documents, prompts, storage."""

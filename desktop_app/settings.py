@@ -1,0 +1,101 @@
+"""Typed user settings with their defaults in one place, saved as atomic JSON.
+
+A settings file that is corrupt or from another version must never stop the
+app from starting: unknown keys are ignored, values of the wrong type fall
+back to the default, and an unreadable file is kept aside as
+`settings.json.bad` so nothing the user set is silently destroyed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from desktop_app import atomic, paths
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are Folio, a careful assistant that answers questions about the user's documents. "
+    "Answer from the documents when they are given, cite pages or sections like [Page 3] "
+    "or [§ 2.1], and say plainly when the documents do not contain the answer."
+)
+
+
+@dataclass
+class Settings:
+    #: GGUF file to load; None means "the demo model if installed".
+    model_path: str | None = None
+    #: Context length in tokens; None lets Folio choose from the model and RAM.
+    n_ctx: int | None = None
+    #: Layers to offload to the GPU: None = as many as fit, 0 = CPU only.
+    gpu_layers: int | None = None
+    #: Decode threads; None = the number of physical cores.
+    n_threads: int | None = None
+    #: "auto" (decided per backend, see core/engine.py), "on" or "off".
+    flash_attn: str = "auto"
+    #: KV cache element type: "f16" or "q8_0" (q8_0 halves KV memory, needs flash attention).
+    kv_cache_type: str = "f16"
+    #: Let reasoning models think before answering (Qwen3.5's enable_thinking).
+    thinking: bool = False
+    #: Sampling values that override the model's preset; missing keys use the preset.
+    sampling: dict[str, float] = field(default_factory=dict)
+    #: Upper bound on one answer's length; an answer that reaches it is marked as cut off.
+    max_answer_tokens: int = 4096
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / "settings.json"
+
+
+def _accepts(hint: Any, value: Any) -> bool:
+    text = str(hint)
+    if value is None:
+        return "None" in text
+    if isinstance(value, bool):
+        return "bool" in text
+    if isinstance(value, int):
+        return "int" in text or "float" in text
+    if isinstance(value, float):
+        return "float" in text
+    if isinstance(value, str):
+        return "str" in text and "dict" not in text
+    if isinstance(value, dict):
+        return text.startswith("dict")
+    return False
+
+
+def load() -> Settings:
+    path = settings_path()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("settings file %s is unreadable (%s); using defaults", path, exc)
+        try:
+            os.replace(path, path.with_name(path.name + ".bad"))
+        except OSError:
+            pass
+        return Settings()
+    hints = get_type_hints(Settings)
+    values = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in raw and _accepts(hints[f.name], raw[f.name]):
+            values[f.name] = raw[f.name]
+    return Settings(**values)
+
+
+def save(settings: Settings) -> None:
+    atomic.write_json(settings_path(), dataclasses.asdict(settings))

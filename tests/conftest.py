@@ -1,0 +1,54 @@
+"""Shared fixtures: every test runs with a temp FOLIO_HOME and offscreen Qt.
+
+Real-model fixtures are session-scoped: loading a GGUF takes a moment, and
+the engine's cache reuse logic is itself under test, so sharing an engine
+across tests is realistic rather than a shortcut.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def folio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "folio-home"
+    monkeypatch.setenv("FOLIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    return smollm2_path()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen35_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_qwen35(tmp_path_factory.mktemp("models") / "tiny-qwen35.gguf")
+
+
+def _load(path: Path, n_ctx: int = 2048):
+    from desktop_app.core.engine import Engine, EngineConfig
+
+    return Engine.load(EngineConfig(model_path=path, n_ctx=n_ctx))
+
+
+@pytest.fixture(scope="session")
+def smollm2_engine(smollm2_gguf: Path):
+    engine = _load(smollm2_gguf)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def qwen35_engine(tiny_qwen35_gguf: Path):
+    engine = _load(tiny_qwen35_gguf)
+    yield engine
+    engine.close()

@@ -1,0 +1,33 @@
+from desktop_app.core.sampling import (
+    GENERIC,
+    QWEN35_INSTRUCT,
+    QWEN35_THINKING,
+    Sampler,
+    preset_for,
+)
+
+
+def test_qwen35_presets_follow_the_model_card():
+    assert preset_for("qwen35", thinking=True) == QWEN35_THINKING
+    assert preset_for("qwen35", thinking=False) == QWEN35_INSTRUCT
+    assert QWEN35_THINKING.temperature == 1.0 and QWEN35_THINKING.top_p == 0.95
+    assert QWEN35_INSTRUCT.temperature == 0.7 and QWEN35_INSTRUCT.top_p == 0.8
+    assert QWEN35_INSTRUCT.top_k == 20 and QWEN35_INSTRUCT.min_p == 0.0
+
+
+def test_other_models_get_generic_preset():
+    assert preset_for("llama", thinking=True) == GENERIC
+
+
+def test_overrides_are_typed_and_unknown_keys_ignored():
+    p = QWEN35_INSTRUCT.with_overrides({"temperature": 0, "top_k": 5.0, "bogus": 1})
+    assert p.temperature == 0.0 and isinstance(p.temperature, float)
+    assert p.top_k == 5 and isinstance(p.top_k, int)
+    assert p.top_p == QWEN35_INSTRUCT.top_p
+
+
+def test_sampler_chain_builds_and_frees():
+    for params in (GENERIC, QWEN35_THINKING, GENERIC.with_overrides({"temperature": 0})):
+        s = Sampler(params, n_vocab=49152)
+        s.close()
+        s.close()  # idempotent
