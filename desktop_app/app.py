@@ -50,8 +50,9 @@ def setup_logging(verbose: bool) -> None:
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("folio: %(message)s"))
     console.addFilter(
-        lambda r: not getattr(r, "file_only", False)
-        and (verbose or r.name.startswith("desktop_app"))
+        lambda r: (
+            not getattr(r, "file_only", False) and (verbose or r.name.startswith("desktop_app"))
+        )
     )
     root.addHandler(console)
 

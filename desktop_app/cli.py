@@ -15,7 +15,6 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from desktop_app import settings as settings_mod
@@ -38,11 +37,19 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
 
     ask = sub.add_parser("ask", help="ask questions about files; answers stream to stdout")
     ask.add_argument("files", nargs="*", help="documents to attach (plain text)")
-    ask.add_argument("-q", "--question", action="append", default=[],
-                     help="a question; repeat to ask several in the same conversation")
+    ask.add_argument(
+        "-q",
+        "--question",
+        action="append",
+        default=[],
+        help="a question; repeat to ask several in the same conversation",
+    )
     _model_options(ask)
-    ask.add_argument("--stats", action="store_true",
-                     help="after each answer, print its stats as one JSON line to stderr")
+    ask.add_argument(
+        "--stats",
+        action="store_true",
+        help="after each answer, print its stats as one JSON line to stderr",
+    )
     ask.set_defaults(handler=cmd_ask)
 
     chat = sub.add_parser("chat", help="interactive chat in the terminal")
@@ -55,18 +62,26 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="GGUF model file (default: the configured one, else the demo)")
     p.add_argument("--ctx", type=int, help="context length in tokens (default: sized to fit)")
     think = p.add_mutually_exclusive_group()
-    think.add_argument("--think", dest="thinking", action="store_true", default=None,
-                       help="let reasoning models think first")
+    think.add_argument(
+        "--think",
+        dest="thinking",
+        action="store_true",
+        default=None,
+        help="let reasoning models think first",
+    )
     think.add_argument("--no-think", dest="thinking", action="store_false")
-    p.add_argument("--show-reasoning", action="store_true",
-                   help="print the model's reasoning to stderr as it streams")
+    p.add_argument(
+        "--show-reasoning",
+        action="store_true",
+        help="print the model's reasoning to stderr as it streams",
+    )
 
 
 # ------------------------------------------------------------------ info
 def cmd_info(args: argparse.Namespace) -> int:
     from desktop_app.core import hardware
     from desktop_app.core.model_files import read_model_info
-    from desktop_app.core.placement import cache_bytes, max_context
+    from desktop_app.core.placement import max_context
 
     info = read_model_info(args.model)
     hw = hardware.detect()
@@ -91,7 +106,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "has_chat_template": info.chat_template is not None,
         "memory_estimate": {
             "n_ctx": ctx,
-            "cache_bytes": cache_bytes(info, ctx, "f16"),
+            "cache_bytes": info.cache_bytes(ctx),
             "total_bytes": info.memory_estimate(ctx),
         },
         "max_context_on_this_machine": max_context(info, hw, "f16"),
@@ -100,11 +115,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return 0
-    kind = "hybrid (attention + recurrent)" if info.is_hybrid else (
-        "recurrent" if info.is_recurrent else "attention")
+    kind = (
+        "hybrid (attention + recurrent)"
+        if info.is_hybrid
+        else ("recurrent" if info.is_recurrent else "attention")
+    )
     lines = [
         f"{info.path.name}",
-        f"  model         {info.name or '-'} ({info.size_label or '?'}, {info.n_params / 1e9:.2f}B params)",
+        f"  model         {info.name or '-'} ({info.size_label or '?'}, "
+        f"{info.n_params / 1e9:.2f}B params)",
         f"  architecture  {info.architecture}, {kind}",
         f"  layers        {info.n_layer} ({info.n_attention_layers} attention, "
         f"{info.n_recurrent_layers} recurrent)",
@@ -138,8 +157,11 @@ def _open_session(args: argparse.Namespace, out: TextIO) -> ChatSession:
         file=out,
     )
     if is_demo_model(model_path):
-        print("Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real work "
-              "(folio ask --model PATH).", file=out)
+        print(
+            "Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real work "
+            "(folio ask --model PATH).",
+            file=out,
+        )
     return session
 
 
@@ -195,7 +217,7 @@ def _answer(session: ChatSession, question: str, args: argparse.Namespace, stats
             sys.stdout.flush()
             notice = {
                 "length": f"[answer cut off: it reached the {session.settings.max_answer_tokens:,}"
-                          "-token answer limit]",
+                "-token answer limit]",
                 "context_full": "[answer cut off: the context is full; start a new chat]",
                 "cancelled": "[stopped]",
             }.get(event.finish_reason)

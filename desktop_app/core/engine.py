@@ -27,14 +27,7 @@ from desktop_app.core.chat_template import ChatTemplate, Message
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.llama_log import route_llama_logs
 from desktop_app.core.model_files import ModelInfo, read_model_info
-from desktop_app.core.placement import (
-    COMPUTE_RESERVE,
-    GiB,
-    Placement,
-    cache_bytes,
-    gpu_attempts,
-    offloadable_layers,
-)
+from desktop_app.core.placement import GiB, Placement, gpu_attempts, offloadable_layers
 from desktop_app.core.reasoning import ReasoningSplitter, prompt_opens_reasoning
 from desktop_app.core.sampling import Sampler, SamplingParams, preset_for
 from desktop_app.errors import FolioError, ModelLoadError
@@ -220,7 +213,8 @@ class Engine:
         hw = hardware or hw_mod.detect()
         if config.kv_cache_type not in CACHE_TYPES:
             raise ModelLoadError(
-                f"Unknown KV cache type {config.kv_cache_type!r}; use one of {', '.join(CACHE_TYPES)}"
+                f"Unknown KV cache type {config.kv_cache_type!r}; "
+                f"use one of {', '.join(CACHE_TYPES)}"
             )
         n_threads = config.n_threads or hw.physical_cores
         n_threads_batch = config.n_threads_batch or max(hw.logical_cores, n_threads)
@@ -269,6 +263,10 @@ class Engine:
     def cached_tokens(self) -> int:
         """Tokens currently held in the context (the last prompt + answer)."""
         return self._llm.n_tokens
+
+    def reset(self) -> None:
+        """Forget the context's contents: the next prompt is read from scratch."""
+        _clear_memory(self._llm)
 
     # --------------------------------------------------------------- prompting
     def tokenize(self, text: str) -> list[int]:
@@ -381,8 +379,7 @@ class Engine:
         if common > 0 and llama_cpp.llama_memory_seq_rm(mem, -1, common, -1):
             llm.n_tokens = common
             return common
-        llama_cpp.llama_memory_clear(mem, True)
-        llm.n_tokens = 0
+        _clear_memory(llm)
         return 0
 
     def _piece_bytes(self, token: int) -> bytes:
@@ -421,7 +418,9 @@ class Engine:
         return Done(stats, finish, answer, reasoning)
 
 
-def _deltas(parts: list[tuple[str, str]], answer: list[str], reasoning: list[str]) -> Iterator[Event]:
+def _deltas(
+    parts: list[tuple[str, str]], answer: list[str], reasoning: list[str]
+) -> Iterator[Event]:
     for kind, text in parts:
         if kind == "reasoning":
             reasoning.append(text)
@@ -436,13 +435,17 @@ def _warm_up(llm: llama_cpp.Llama) -> None:
     here rather than in the middle of the user's first answer."""
     bos = llm.token_bos()
     llm.eval([bos if bos >= 0 else 0])
+    _clear_memory(llm)
+
+
+def _clear_memory(llm: llama_cpp.Llama) -> None:
     llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
     llm.n_tokens = 0
 
 
 def _check_ram(info: ModelInfo, hw: Hardware, config: EngineConfig) -> None:
     """Refuse a CPU context that cannot fit, with numbers, before llama.cpp tries."""
-    need = cache_bytes(info, config.n_ctx, config.kv_cache_type) + COMPUTE_RESERVE
+    need = info.cache_bytes(config.n_ctx, config.kv_cache_type) + info.compute_bytes(config.n_ctx)
     if hw.ram_total_bytes and need > hw.ram_available_bytes:  # 0 = memory unknown
         raise ModelLoadError(
             f"Not enough memory for a {config.n_ctx:,}-token context with {info.path.name}: "

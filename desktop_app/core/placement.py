@@ -14,11 +14,7 @@ from desktop_app.core.hardware import Hardware
 from desktop_app.core.model_files import ModelInfo
 
 GiB = 1024**3
-MiB = 1024**2
 
-#: Scratch buffers llama.cpp allocates for a 512-token micro-batch on top of
-#: weights and cache. Grows with vocabulary size (the output logits).
-COMPUTE_RESERVE = 512 * MiB
 #: RAM left for the OS, the UI and the document text when sizing a CPU context.
 RAM_HEADROOM = 1 * GiB
 #: Contexts are sized in these steps so small changes do not force a reload.
@@ -36,24 +32,24 @@ class Placement:
     reason: str | None = None
 
     def __str__(self) -> str:
-        where = "CPU" if self.gpu_layers == 0 else f"GPU {self.gpu_layers}/{self.total_layers} layers"
+        where = (
+            "CPU" if self.gpu_layers == 0 else f"GPU {self.gpu_layers}/{self.total_layers} layers"
+        )
         return f"{where} ({self.reason})" if self.reason else where
 
 
 def offloadable_layers(info: ModelInfo) -> int:
-    """llama.cpp counts the output layer as one more offloadable layer."""
-    return info.n_layer + 1
+    """llama.cpp offloads every block (MTP ones included) plus the output layer."""
+    return info.n_layer_all + 1
 
 
 def estimate_gpu_layers(info: ModelInfo, n_ctx: int, vram_free: int, cache_type: str) -> int:
     """How many layers (weights plus their share of the cache) fit in free VRAM."""
     total = offloadable_layers(info)
-    budget = vram_free - COMPUTE_RESERVE
+    budget = vram_free - info.compute_bytes(n_ctx)
     if budget <= 0:
         return 0
-    per_layer = info.file_size / total
-    cache = info.kv_bytes_per_token_as(cache_type) * n_ctx + info.recurrent_state_bytes
-    per_layer += cache / max(info.n_layer, 1)
+    per_layer = info.file_size / total + info.cache_bytes(n_ctx, cache_type) / total
     return max(0, min(total, int(budget // per_layer)))
 
 
@@ -107,10 +103,11 @@ def max_context(info: ModelInfo, hw: Hardware, cache_type: str) -> int:
 
     Used to tell the user honestly how much fits before anything is loaded.
     """
-    free = hw.ram_available_bytes - RAM_HEADROOM - COMPUTE_RESERVE - info.recurrent_state_bytes
+    compute = info.compute_bytes(info.n_ctx_train or 8192)
+    free = hw.ram_available_bytes - RAM_HEADROOM - compute - info.recurrent_state_bytes
     per_token = info.kv_bytes_per_token_as(cache_type)
     if hw.gpu_offload and hw.vram_free_bytes is not None:
-        free = max(free, hw.vram_free_bytes - info.file_size - COMPUTE_RESERVE)
+        free = max(free, hw.vram_free_bytes - info.file_size - compute)
     # Weights are memory-mapped: on CPU they compete with the cache for RAM.
     if not hw.gpu_offload:
         free -= info.file_size
@@ -119,7 +116,3 @@ def max_context(info: ModelInfo, hw: Hardware, cache_type: str) -> int:
     tokens = max(0, free) // per_token
     tokens = tokens // CONTEXT_STEP * CONTEXT_STEP
     return int(min(tokens, info.n_ctx_train)) if info.n_ctx_train else int(tokens)
-
-
-def cache_bytes(info: ModelInfo, n_ctx: int, cache_type: str) -> int:
-    return info.kv_bytes_per_token_as(cache_type) * n_ctx + info.recurrent_state_bytes

@@ -81,7 +81,10 @@ class Sampler:
         if params.presence_penalty or params.repeat_penalty != 1.0:
             add(
                 llama_cpp.llama_sampler_init_penalties(
-                    n_vocab, params.penalty_last_n, params.repeat_penalty, 0.0,
+                    n_vocab,
+                    params.penalty_last_n,
+                    params.repeat_penalty,
+                    0.0,
                     params.presence_penalty,
                 )
             )

@@ -50,7 +50,9 @@ class ChatSession:
             n_ctx = settings.n_ctx
         if n_ctx is None:
             info = read_model_info(model_path)
-            n_ctx = fit_context(info, needed_context(model_path, conversation, settings.max_answer_tokens))
+            n_ctx = fit_context(
+                info, needed_context(model_path, conversation, settings.max_answer_tokens)
+            )
         config = EngineConfig(
             model_path=model_path,
             n_ctx=n_ctx,

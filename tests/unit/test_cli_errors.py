@@ -20,7 +20,12 @@ def folio(*args: str, home: Path, stdin: str | None = None) -> subprocess.Comple
     env = dict(os.environ, FOLIO_HOME=str(home))
     return subprocess.run(
         [sys.executable, "-m", "desktop_app", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, input=stdin, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
     )
 
 
@@ -63,7 +68,9 @@ def test_ask_with_bad_model_file(tmp_path: Path, folio_home: Path):
     bad.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x01")  # header cut short
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
-    line = one_line_error(folio("ask", "--model", str(bad), str(notes), "-q", "hi", home=folio_home))
+    line = one_line_error(
+        folio("ask", "--model", str(bad), str(notes), "-q", "hi", home=folio_home)
+    )
     assert "broken.gguf" in line
 
 

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_core_imports_with_pyside6_unimportable():
-    modules = [m.name for m in pkgutil.walk_packages(desktop_app.core.__path__, "desktop_app.core.")]
+    modules = [
+        m.name for m in pkgutil.walk_packages(desktop_app.core.__path__, "desktop_app.core.")
+    ]
     assert "desktop_app.core.engine" in modules
     code = (
         "import sys, importlib\n"

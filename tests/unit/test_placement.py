@@ -16,14 +16,19 @@ from desktop_app.core.placement import (
 )
 
 CPU_ONLY = Hardware(
-    physical_cores=4, logical_cores=8, ram_total_bytes=16 * GiB, ram_available_bytes=12 * GiB,
-    gpu_offload=False, gpus=(),
+    physical_cores=4,
+    logical_cores=8,
+    ram_total_bytes=16 * GiB,
+    ram_available_bytes=12 * GiB,
+    gpu_offload=False,
+    gpus=(),
 )
 
 
 def with_gpu(free: int | None) -> Hardware:
-    gpu = GpuDevice(name="CUDA0", description="Test GPU", kind="gpu", free_bytes=free,
-                    total_bytes=free)
+    gpu = GpuDevice(
+        name="CUDA0", description="Test GPU", kind="gpu", free_bytes=free, total_bytes=free
+    )
     return replace(CPU_ONLY, gpu_offload=True, gpus=(gpu,))
 
 
@@ -65,7 +70,9 @@ def test_small_gpu_starts_from_estimate_and_says_why(info):
 
 def test_estimate_shrinks_with_context(info):
     vram = 1 * GiB
-    assert estimate_gpu_layers(info, 128_000, vram, "f16") <= estimate_gpu_layers(info, 2048, vram, "f16")
+    assert estimate_gpu_layers(info, 128_000, vram, "f16") <= estimate_gpu_layers(
+        info, 2048, vram, "f16"
+    )
     assert estimate_gpu_layers(info, 2048, 100 * 1024**2, "f16") == 0
 
 

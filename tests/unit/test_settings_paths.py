@@ -11,8 +11,9 @@ def test_folio_home_redirects_everything(folio_home: Path):
 
 
 def test_settings_round_trip(folio_home: Path):
-    s = settings.Settings(model_path="/models/x.gguf", n_ctx=16384, thinking=True,
-                          sampling={"temperature": 0.2})
+    s = settings.Settings(
+        model_path="/models/x.gguf", n_ctx=16384, thinking=True, sampling={"temperature": 0.2}
+    )
     settings.save(s)
     assert settings.load() == s
     assert settings.settings_path().parent == paths.config_dir()

@@ -23,7 +23,11 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_MAGIC = ((b"%PDF", "a PDF"), (b"PK\x03\x04", "a ZIP archive (e.g. DOCX)"), (b"\x89PNG", "a PNG image"))
+_MAGIC = (
+    (b"%PDF", "a PDF"),
+    (b"PK\x03\x04", "a ZIP archive (e.g. DOCX)"),
+    (b"\x89PNG", "a PNG image"),
+)
 
 
 def decode_text(data: bytes, name: str) -> str:
