@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from desktop_app import settings
+from tests.support import run_folio
 
 pytestmark = pytest.mark.model
 
-ROOT = Path(__file__).resolve().parents[2]
 STATS_KEYS = {
     "ttft_s",
     "prompt_tokens",
@@ -35,18 +32,6 @@ def short_answers(folio_home: Path) -> None:
     settings.save(settings.Settings(max_answer_tokens=200))
 
 
-def folio(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FOLIO_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_ask_answers_from_the_file_with_stats(tmp_path: Path, folio_home: Path):
     notes = tmp_path / "notes.txt"
     notes.write_text(
@@ -54,7 +39,7 @@ def test_ask_answers_from_the_file_with_stats(tmp_path: Path, folio_home: Path):
         "The supplier is Acme GmbH.\n",
         encoding="utf-8",
     )
-    out = folio(
+    out = run_folio(
         "ask",
         str(notes),
         "-q",
@@ -77,16 +62,7 @@ def test_ask_answers_from_the_file_with_stats(tmp_path: Path, folio_home: Path):
 
 
 def test_chat_reads_questions_until_eof(tmp_path: Path, folio_home: Path):
-    env = dict(os.environ, FOLIO_HOME=str(folio_home))
-    out = subprocess.run(
-        [sys.executable, "-m", "desktop_app", "chat"],
-        cwd=ROOT,
-        env=env,
-        input="Say hello.\n/think off\n/new\n/quit\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_folio("chat", home=folio_home, stdin="Say hello.\n/think off\n/new\n/quit\n")
     assert out.returncode == 0, out.stderr
     assert "folio> " in out.stdout
     assert "(thinking off)" in out.stdout and "(new conversation)" in out.stdout

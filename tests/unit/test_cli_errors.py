@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,21 +10,7 @@ import pytest
 from desktop_app import __version__
 from desktop_app.core import model_locator
 from desktop_app.errors import NoModelConfigured
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def folio(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FOLIO_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "desktop_app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-    )
+from tests.support import run_folio
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -39,7 +23,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_version(folio_home: Path):
-    out = folio("--version", home=folio_home)
+    out = run_folio("--version", home=folio_home)
     assert out.returncode == 0
     assert out.stdout.strip() == f"folio {__version__}"
 
@@ -54,12 +38,12 @@ def test_version(folio_home: Path):
 def test_info_rejects_non_gguf(tmp_path: Path, folio_home: Path, content: bytes, reason: str):
     bad = tmp_path / "picture.gguf"
     bad.write_bytes(content)
-    line = one_line_error(folio("info", str(bad), home=folio_home))
+    line = one_line_error(run_folio("info", str(bad), home=folio_home))
     assert "picture.gguf" in line
 
 
 def test_info_missing_file(tmp_path: Path, folio_home: Path):
-    line = one_line_error(folio("info", str(tmp_path / "nope.gguf"), home=folio_home))
+    line = one_line_error(run_folio("info", str(tmp_path / "nope.gguf"), home=folio_home))
     assert "nope.gguf" in line
 
 
@@ -69,25 +53,27 @@ def test_ask_with_bad_model_file(tmp_path: Path, folio_home: Path):
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     line = one_line_error(
-        folio("ask", "--model", str(bad), str(notes), "-q", "hi", home=folio_home)
+        run_folio("ask", "--model", str(bad), str(notes), "-q", "hi", home=folio_home)
     )
     assert "broken.gguf" in line
 
 
 def test_ask_with_missing_document(tmp_path: Path, folio_home: Path):
-    line = one_line_error(folio("ask", str(tmp_path / "missing.txt"), "-q", "hi", home=folio_home))
+    line = one_line_error(
+        run_folio("ask", str(tmp_path / "missing.txt"), "-q", "hi", home=folio_home)
+    )
     assert "missing.txt" in line
 
 
 def test_ask_with_binary_document(tmp_path: Path, folio_home: Path):
     doc = tmp_path / "scan.txt"
     doc.write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
-    line = one_line_error(folio("ask", str(doc), "-q", "hi", home=folio_home))
+    line = one_line_error(run_folio("ask", str(doc), "-q", "hi", home=folio_home))
     assert "scan.txt is a PDF" in line
 
 
 def test_ask_without_question(tmp_path: Path, folio_home: Path):
-    line = one_line_error(folio("ask", home=folio_home, stdin=""))
+    line = one_line_error(run_folio("ask", home=folio_home, stdin=""))
     assert "No question" in line
 
 

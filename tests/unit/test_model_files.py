@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import gguf
 import numpy as np
 import pytest
 
 from desktop_app.core.model_files import SUPPORTED_ARCHITECTURES, ModelInfo, read_model_info
 from desktop_app.errors import ModelFileError
 from tests.fixtures.gguf_factory import (
+    write_minimal,
     write_tiny_qwen35,
     write_truncated,
     write_unknown_arch,
@@ -155,15 +155,7 @@ def test_unknown_architecture(tmp_path: Path) -> None:
 
 
 def test_missing_required_key(tmp_path: Path) -> None:
-    path = tmp_path / "no-context.gguf"
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_block_count(1)
-    w.add_embedding_length(8)
-    w.add_tensor("token_embd.weight", np.zeros((4, 8), np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    path = write_minimal(tmp_path / "no-context.gguf", "llama", context_length=None)
     assert "llama.context_length" in _error_for(path)
 
 
