@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core import hardware
-from desktop_app.core.hardware import GpuDevice, Hardware
+from desktop_app.core.hardware import GpuDevice, Hardware, ggml_devices, linux, macos, windows
 
 GIB = 1024**3
 
@@ -82,8 +82,8 @@ def test_ggml_device_api_reaches_llama_cpps_own_registry() -> None:
     llama_cpp = pytest.importorskip("llama_cpp")
     llama_cpp.llama_supports_gpu_offload()
     before = mapped_ggml_files() if sys.platform == "linux" else set()
-    libraries = hardware._ggml_libraries()
-    count = hardware._ggml_function(libraries, "ggml_backend_dev_count", ctypes.c_size_t, [])
+    libraries = ggml_devices._ggml_libraries()
+    count = ggml_devices._ggml_function(libraries, "ggml_backend_dev_count", ctypes.c_size_t, [])
     assert count() >= 1
     if sys.platform == "linux":
         assert mapped_ggml_files() == before
@@ -110,14 +110,14 @@ def test_gpu_devices_when_ggml_library_missing(monkeypatch: pytest.MonkeyPatch) 
     def missing() -> list[object]:
         raise FileNotFoundError("no ggml")
 
-    monkeypatch.setattr(hardware, "_ggml_libraries", missing)
+    monkeypatch.setattr(ggml_devices, "_ggml_libraries", missing)
     assert hardware.gpu_devices() == ()
 
 
 def test_parsers_return_none_on_an_empty_root(tmp_path: Path) -> None:
-    assert hardware._linux_physical_cores(tmp_path) is None
-    assert hardware._linux_cpu_quota(tmp_path) is None
-    assert hardware._linux_memory(tmp_path) is None
+    assert linux._linux_physical_cores(tmp_path) is None
+    assert linux._linux_cpu_quota(tmp_path) is None
+    assert linux._linux_memory(tmp_path) is None
 
 
 # --- Linux CPU parsers ----------------------------------------------------------------------
@@ -126,27 +126,27 @@ def test_parsers_return_none_on_an_empty_root(tmp_path: Path) -> None:
 def test_hyperthreaded_cores_count_once(tmp_path: Path) -> None:
     for cpu in range(4):  # 2 cores x 2 threads; Linux numbers the siblings 0,2 and 1,3
         fake_cpu(tmp_path, cpu, core=cpu % 2, siblings=f"{cpu % 2},{cpu % 2 + 2}")
-    assert hardware._linux_physical_cores(tmp_path) == 2
-    assert hardware._linux_physical_cores(tmp_path, allowed={0, 2}) == 1
-    assert hardware._linux_physical_cores(tmp_path, allowed={0, 1}) == 2
+    assert linux._linux_physical_cores(tmp_path) == 2
+    assert linux._linux_physical_cores(tmp_path, allowed={0, 2}) == 1
+    assert linux._linux_physical_cores(tmp_path, allowed={0, 1}) == 2
 
 
 def test_core_ids_repeat_across_packages(tmp_path: Path) -> None:
     for cpu in range(4):  # 2 sockets x 2 cores, no sibling lists
         fake_cpu(tmp_path, cpu, core=cpu % 2, package=cpu // 2)
-    assert hardware._linux_physical_cores(tmp_path) == 4
+    assert linux._linux_physical_cores(tmp_path) == 4
 
 
 def test_cpuinfo_fallback(tmp_path: Path) -> None:
     blocks = [f"processor\t: {cpu}\nphysical id\t: 0\ncore id\t\t: {cpu % 2}\n" for cpu in range(4)]
     write(tmp_path, "proc/cpuinfo", "\n".join(blocks))
-    assert hardware._linux_physical_cores(tmp_path) == 2
-    assert hardware._linux_physical_cores(tmp_path, allowed={1, 3}) == 1
+    assert linux._linux_physical_cores(tmp_path) == 2
+    assert linux._linux_physical_cores(tmp_path, allowed={1, 3}) == 1
 
 
 def test_cpuinfo_without_core_ids_is_unknown(tmp_path: Path) -> None:
     write(tmp_path, "proc/cpuinfo", "processor\t: 0\n\nprocessor\t: 1\n")
-    assert hardware._linux_physical_cores(tmp_path) is None
+    assert linux._linux_physical_cores(tmp_path) is None
 
 
 @pytest.mark.parametrize(
@@ -156,23 +156,23 @@ def test_cpuinfo_without_core_ids_is_unknown(tmp_path: Path) -> None:
 def test_cgroup_v2_cpu_quota(tmp_path: Path, cpu_max: str, expected: int | None) -> None:
     write(tmp_path, "proc/self/cgroup", "0::/\n")
     write(tmp_path, "sys/fs/cgroup/cpu.max", cpu_max)
-    assert hardware._linux_cpu_quota(tmp_path) == expected
+    assert linux._linux_cpu_quota(tmp_path) == expected
 
 
 def test_cgroup_v2_quota_on_a_parent_binds(tmp_path: Path) -> None:
     write(tmp_path, "proc/self/cgroup", "0::/pod/app\n")
     write(tmp_path, "sys/fs/cgroup/pod/cpu.max", "200000 100000\n")
     write(tmp_path, "sys/fs/cgroup/pod/app/cpu.max", "max 100000\n")
-    assert hardware._linux_cpu_quota(tmp_path) == 2
+    assert linux._linux_cpu_quota(tmp_path) == 2
 
 
 def test_cgroup_v1_cpu_quota(tmp_path: Path) -> None:
     write(tmp_path, "proc/self/cgroup", "3:cpu,cpuacct:/docker/abc\n")
     write(tmp_path, "sys/fs/cgroup/cpu/cpu.cfs_quota_us", "250000\n")
     write(tmp_path, "sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n")
-    assert hardware._linux_cpu_quota(tmp_path) == 3
+    assert linux._linux_cpu_quota(tmp_path) == 3
     write(tmp_path, "sys/fs/cgroup/cpu/cpu.cfs_quota_us", "-1\n")
-    assert hardware._linux_cpu_quota(tmp_path) is None
+    assert linux._linux_cpu_quota(tmp_path) is None
 
 
 # --- Linux memory parsers -------------------------------------------------------------------
@@ -188,7 +188,7 @@ HugePages_Total:       0
 
 
 def test_meminfo_parsing() -> None:
-    info = hardware._parse_meminfo(MEMINFO)
+    info = linux._parse_meminfo(MEMINFO)
     assert info["MemTotal"] == 16384000 * 1024
     assert info["MemAvailable"] == 8192000 * 1024
     assert info["HugePages_Total"] == 0
@@ -198,12 +198,12 @@ def test_memory_without_cgroup_limit(tmp_path: Path) -> None:
     write(tmp_path, "proc/meminfo", MEMINFO)
     write(tmp_path, "proc/self/cgroup", "0::/\n")
     write(tmp_path, "sys/fs/cgroup/memory.max", "max\n")
-    assert hardware._linux_memory(tmp_path) == (16384000 * 1024, 8192000 * 1024)
+    assert linux._linux_memory(tmp_path) == (16384000 * 1024, 8192000 * 1024)
 
 
 def test_memory_before_memavailable_existed(tmp_path: Path) -> None:
     write(tmp_path, "proc/meminfo", MEMINFO.replace("MemAvailable:    8192000 kB\n", ""))
-    assert hardware._linux_memory(tmp_path) == (16384000 * 1024, 3100000 * 1024)
+    assert linux._linux_memory(tmp_path) == (16384000 * 1024, 3100000 * 1024)
 
 
 def test_cgroup_v2_memory_limit_below_memtotal(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_cgroup_v2_memory_limit_below_memtotal(tmp_path: Path) -> None:
     write(tmp_path, "sys/fs/cgroup/memory.current", f"{2 * GIB}\n")
     write(tmp_path, "sys/fs/cgroup/memory.stat", f"anon 1\ninactive_file {GIB}\n")
     # Inactive page cache is reclaimable, so 4 GiB - (2 GiB - 1 GiB) is still available.
-    assert hardware._linux_memory(tmp_path) == (4 * GIB, 3 * GIB)
+    assert linux._linux_memory(tmp_path) == (4 * GIB, 3 * GIB)
 
 
 def test_cgroup_v1_memory_limit(tmp_path: Path) -> None:
@@ -221,14 +221,14 @@ def test_cgroup_v1_memory_limit(tmp_path: Path) -> None:
     write(tmp_path, "proc/self/cgroup", "4:memory:/docker/abc\n")
     write(tmp_path, "sys/fs/cgroup/memory/memory.limit_in_bytes", f"{2 * GIB}\n")
     write(tmp_path, "sys/fs/cgroup/memory/memory.usage_in_bytes", f"{GIB}\n")
-    assert hardware._linux_memory(tmp_path) == (2 * GIB, GIB)
+    assert linux._linux_memory(tmp_path) == (2 * GIB, GIB)
 
 
 def test_cgroup_memory_limit_above_memtotal_is_ignored(tmp_path: Path) -> None:
     write(tmp_path, "proc/meminfo", MEMINFO)
     write(tmp_path, "proc/self/cgroup", "4:memory:/\n")
     write(tmp_path, "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n")
-    assert hardware._linux_memory(tmp_path) == (16384000 * 1024, 8192000 * 1024)
+    assert linux._linux_memory(tmp_path) == (16384000 * 1024, 8192000 * 1024)
 
 
 # --- Other platforms' parsers ---------------------------------------------------------------
@@ -243,8 +243,8 @@ def test_vm_stat_parsing() -> None:
         "Pages speculative:                         3000.\n"
         "Pages wired down:                        100000.\n"
     )
-    assert hardware._parse_vm_stat(text) == 33000 * 16384
-    assert hardware._parse_vm_stat("garbage") is None
+    assert macos._parse_vm_stat(text) == 33000 * 16384
+    assert macos._parse_vm_stat("garbage") is None
 
 
 def test_windows_processor_records_are_counted() -> None:
@@ -252,8 +252,8 @@ def test_windows_processor_records_are_counted() -> None:
         return struct.pack("<II", relationship, size) + bytes(size - 8)
 
     records = record(0, 48) + record(0, 48) + record(2, 80) + record(0, 48)
-    assert hardware._count_processor_cores(records) == 3
-    assert hardware._count_processor_cores(struct.pack("<II", 0, 0)) == 0  # no endless loop
+    assert windows._count_processor_cores(records) == 3
+    assert windows._count_processor_cores(struct.pack("<II", 0, 0)) == 0  # no endless loop
 
 
 # --- Hardware --------------------------------------------------------------------------------
