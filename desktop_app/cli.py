@@ -10,18 +10,22 @@ app uses, instead of interrupting llama.cpp halfway through a batch.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from desktop_app import settings as settings_mod
 from desktop_app.errors import FolioError
 
 if TYPE_CHECKING:
+    from desktop_app.core.documents import Document
     from desktop_app.core.session import ChatSession
+    from desktop_app.settings import Settings
 
 GiB = 1024**3
 
@@ -36,7 +40,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     info.set_defaults(handler=cmd_info)
 
     ask = sub.add_parser("ask", help="ask questions about files; answers stream to stdout")
-    ask.add_argument("files", nargs="*", help="documents to attach (plain text)")
+    ask.add_argument("files", nargs="*", help="documents to attach (PDF, DOCX, text)")
     ask.add_argument(
         "-q",
         "--question",
@@ -53,9 +57,16 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     ask.set_defaults(handler=cmd_ask)
 
     chat = sub.add_parser("chat", help="interactive chat in the terminal")
-    chat.add_argument("files", nargs="*", help="documents to attach (plain text)")
+    chat.add_argument("files", nargs="*", help="documents to attach (PDF, DOCX, text)")
     _model_options(chat)
     chat.set_defaults(handler=cmd_chat)
+
+    extract = sub.add_parser("extract", help="print exactly the text the model would see")
+    extract.add_argument("file", help="a PDF, DOCX or text file")
+    extract.add_argument("--password", help="password of an encrypted PDF")
+    extract.add_argument("--model", help="count tokens with this GGUF's tokenizer")
+    extract.add_argument("--json", action="store_true", help="print one JSON object")
+    extract.set_defaults(handler=cmd_extract)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
@@ -75,6 +86,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the model's reasoning to stderr as it streams",
     )
+    p.add_argument("--password", help="password for encrypted PDFs among the files")
 
 
 # ------------------------------------------------------------------ info
@@ -141,21 +153,42 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ ask / chat
+def load_document(path: str, password: str | None, settings: Settings) -> Document:
+    """Load a document, asking for its password on a terminal when it has one."""
+    from desktop_app.core import documents
+    from desktop_app.errors import PasswordRequired
+
+    max_bytes = settings.max_document_mb * 1024 * 1024
+    while True:
+        try:
+            return documents.load(path, password, max_bytes=max_bytes)
+        except PasswordRequired as exc:
+            if not sys.stdin.isatty():
+                raise FolioError(f"{exc} Pass it with --password.") from None
+            if exc.wrong_password:
+                print(f"folio: {exc}", file=sys.stderr)
+            password = getpass.getpass(f"Password for {Path(path).name}: ")
+
+
 def _open_session(args: argparse.Namespace, out: TextIO) -> ChatSession:
-    from desktop_app.core.documents import load_attachment
     from desktop_app.core.model_locator import is_demo_model, model_label, resolve_model
     from desktop_app.core.session import ChatSession
 
     settings = settings_mod.load()
-    documents = [load_attachment(f) for f in args.files]
+    docs = [load_document(f, args.password, settings) for f in args.files]
+    for doc in docs:
+        for warning in doc.warnings:
+            print(f"folio: {doc.path.name}: {warning}", file=sys.stderr)
     model_path = resolve_model(args.model, settings.model_path)
-    session = ChatSession.open(model_path, settings, documents, n_ctx=args.ctx)
+    session = ChatSession.open(model_path, settings, docs, n_ctx=args.ctx)
     engine = session.engine
     print(
         f"{model_label(model_path)} · {engine.placement} · {engine.n_ctx:,}-token context · "
         f"{engine.n_threads} threads",
         file=out,
     )
+    if docs:
+        print(f"Documents: {session.plan.summary()}", file=sys.stderr)
     if is_demo_model(model_path):
         print(
             "Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real work "
@@ -163,6 +196,34 @@ def _open_session(args: argparse.Namespace, out: TextIO) -> ChatSession:
             file=out,
         )
     return session
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    settings = settings_mod.load()
+    doc = load_document(args.file, args.password, settings)
+    model = args.model or settings.model_path
+    tokens = None
+    if model:
+        from desktop_app.core.model_locator import resolve_model
+        from desktop_app.core.tokenizer import VocabOnly
+
+        with VocabOnly(resolve_model(model, None)) as vocab:
+            tokens = vocab.count(doc.model_text())
+    if args.json:
+        record = {
+            "file": str(doc.path),
+            "sha256": doc.sha256,
+            "type": doc.type,
+            "units": [u.as_dict() for u in doc.units],
+            "warnings": list(doc.warnings),
+            "tokens": tokens,
+        }
+        print(json.dumps(record, ensure_ascii=False))
+        return 0
+    for warning in doc.warnings:
+        print(f"folio: {warning}", file=sys.stderr)
+    print(doc.model_text())
+    return 0
 
 
 def _run_in_thread(events: Callable[[threading.Event], Iterator[object]]) -> Iterator[object]:

@@ -25,3 +25,14 @@ class DocumentError(FolioError):
 
 class NoModelConfigured(FolioError):
     """No model is configured and the demo model is not installed."""
+
+
+class PasswordRequired(DocumentError):
+    """The document is encrypted and no (or a wrong) password was given.
+
+    The UI and CLI catch this to ask for the password, then call `load` again.
+    """
+
+    def __init__(self, message: str, *, wrong_password: bool) -> None:
+        super().__init__(message)
+        self.wrong_password = wrong_password

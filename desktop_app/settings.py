@@ -48,6 +48,8 @@ class Settings:
     #: Upper bound on one answer's length; an answer that reaches it is marked as cut off.
     max_answer_tokens: int = 4096
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    #: Documents larger than this are refused before reading (protects memory).
+    max_document_mb: int = 200
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -34,17 +34,36 @@ def document_block(documents: Sequence[Attachment]) -> str:
     return "\n\n".join(parts)
 
 
+def excerpt_notice(names: Sequence[str]) -> str:
+    """Retrieval mode: tell the model the documents are too long to show whole."""
+    listed = ", ".join(f'"{n}"' for n in names)
+    return (
+        f"The user has attached {listed}. They are too long to show in full, so each "
+        "question comes with the most relevant excerpts, each marked with its page or "
+        "section. Say so when the excerpts do not contain the answer."
+    )
+
+
+def with_excerpts(question: str, excerpts: str) -> str:
+    """The user message of a retrieval-mode turn: excerpts first, then the question."""
+    return f"Excerpts from the documents:\n\n{excerpts}\n\nQuestion: {question}"
+
+
 @dataclass
 class Conversation:
     system_prompt: str
+    #: Whole-document mode: documents shown in full in the system message.
     documents: list[Attachment] = field(default_factory=list)
-    #: (question, visible answer) pairs in order.
+    #: Retrieval mode: names of documents that questions quote excerpts from.
+    excerpted: list[str] = field(default_factory=list)
+    #: (user message as sent, visible answer) pairs in order.
     turns: list[tuple[str, str]] = field(default_factory=list)
 
     def system_message(self) -> Message:
-        block = document_block(self.documents)
-        content = f"{self.system_prompt}\n\n{block}" if block else self.system_prompt
-        return {"role": "system", "content": content}
+        parts = [self.system_prompt, document_block(self.documents)]
+        if self.excerpted:
+            parts.append(excerpt_notice(self.excerpted))
+        return {"role": "system", "content": "\n\n".join(p for p in parts if p)}
 
     def messages_for(self, question: str) -> list[Message]:
         """The messages to render for asking `question` next."""

@@ -69,7 +69,7 @@ def test_ask_with_binary_document(tmp_path: Path, folio_home: Path):
     doc = tmp_path / "scan.txt"
     doc.write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
     line = one_line_error(run_folio("ask", str(doc), "-q", "hi", home=folio_home))
-    assert "scan.txt is a PDF" in line
+    assert "scan.txt is damaged and cannot be read as a PDF" in line
 
 
 def test_ask_without_question(tmp_path: Path, folio_home: Path):

@@ -1,5 +1,91 @@
-"""Turning user files into the text the model sees."""
+"""Turning user files into the text the model sees: `load(path) -> Document`.
 
-from desktop_app.core.documents.text import MAX_FILE_BYTES, load_attachment
+Every failure a file can cause (missing, too big, not a document, damaged,
+encrypted) is a `DocumentError` with a message for the user; loaders never
+let another exception escape (fuzz tests hold them to it).
+"""
 
-__all__ = ["MAX_FILE_BYTES", "load_attachment"]
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop_app.core.documents import cache, docx, pdf, text
+from desktop_app.core.documents.model import Document, Extracted, Unit, page_ranges
+from desktop_app.core.documents.sniff import detect_type
+from desktop_app.errors import DocumentError, PasswordRequired
+
+__all__ = [
+    "MAX_FILE_BYTES", "Document", "PasswordRequired", "Unit", "load", "page_ranges", "read_file",
+]  # fmt: skip
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+#: progress(done, total): pages (PDF) or parts extracted so far.
+Progress = Callable[[int, int], None]
+
+
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, or a `DocumentError` that says why they cannot be read."""
+    try:
+        if path.is_dir():
+            raise DocumentError(f"{path} is a folder, not a document.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(
+                f"{path.name} is {size / 1024**2:,.0f} MB; the limit is "
+                f"{max_bytes / 1024**2:,.0f} MB (Settings → Documents)."
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DocumentError(f"File not found: {path}") from None
+    except PermissionError:
+        raise DocumentError(f"No permission to read {path}") from None
+    except OSError as exc:
+        raise DocumentError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise DocumentError(f"{path.name} is empty.")
+    return data
+
+
+def _extract(data: bytes, kind: str, name: str, password: str | None, progress: Progress | None):
+    if kind == "pdf":
+        return pdf.extract(data, name=name, password=password, progress=progress)
+    if kind == "docx":
+        return docx.extract(data, name=name)
+    return text.extract(data, kind=kind, name=name)
+
+
+def load(
+    path: str | Path,
+    password: str | None = None,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> Document:
+    p = Path(path).expanduser()
+    data = read_file(p, max_bytes)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if use_cache:
+        hit = cache.get(sha256)
+        if hit is not None:
+            return hit.for_path(p)
+    kind = detect_type(data, p.name)
+    extracted: Extracted = _extract(data, kind, p.name, password, progress)
+    if not any(u.text.strip() for u in extracted.units):
+        reason = "; ".join(extracted.warnings) or "no text was found in it"
+        raise DocumentError(f"{p.name} has no text Folio can read: {reason}")
+    doc = Document(
+        path=p,
+        sha256=sha256,
+        title=extracted.title or p.stem,
+        type=kind,
+        units=extracted.units,
+        warnings=extracted.warnings,
+    )
+    # Never write the plain text of an encrypted file to disk.
+    if use_cache and extracted.cacheable:
+        cache.put(doc)
+    return doc

@@ -1,0 +1,94 @@
+"""Decide, honestly, whether the whole documents fit in the model's view.
+
+Whole-document mode when the system prompt, every document, room for the
+conversation and the longest answer fit in the context this machine can hold
+(its RAM/VRAM against the model's KV and recurrent bytes per token, capped by
+the model's training context). Otherwise retrieval mode: each question gets
+the most relevant passages, with their page locators, and the user is told
+so with the numbers. Nothing is ever truncated silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from desktop_app.core.conversation import Attachment, document_block
+from desktop_app.core.documents.model import Document
+from desktop_app.core.hardware import Hardware
+from desktop_app.core.model_files import ModelInfo
+from desktop_app.core.placement import fit_context, max_context
+
+#: Tokens kept free for follow-up questions and earlier answers.
+CONVERSATION_ROOM = 2048
+#: Tokens of passages given with each question in retrieval mode. Bounded
+#: because every question re-reads its passages: on a laptop CPU that reads a
+#: few hundred tokens per second, 6K tokens is already several seconds.
+PASSAGE_BUDGET = 6144
+#: The chat template's markup around the system message and documents.
+TEMPLATE_OVERHEAD = 64
+
+
+@dataclass(frozen=True)
+class ContextPlan:
+    mode: Literal["whole", "retrieval"]
+    #: The context to load the model with.
+    n_ctx: int
+    #: What whole-document mode needs: system + documents + conversation + answer.
+    needed_tokens: int
+    #: What this machine can hold for this model (capped by the training context).
+    capacity_tokens: int
+    #: Tokens of each document's text as the model sees it, in order.
+    document_tokens: tuple[int, ...]
+    #: Retrieval mode: tokens of passages per question (0 in whole mode).
+    passage_budget: int
+    #: True when the model's training context, not memory, is the limit.
+    model_limited: bool
+
+    def summary(self) -> str:
+        """One line for the status bar, the document card and `folio ask`."""
+        docs = sum(self.document_tokens)
+        holder = "this model reads at most" if self.model_limited else "this machine can hold"
+        if self.mode == "whole":
+            if not self.document_tokens:
+                return f"{self.n_ctx:,}-token context"
+            return (
+                f"whole document in view: {docs:,} tokens of documents "
+                f"(needs {self.needed_tokens:,}; {holder} {self.capacity_tokens:,})"
+            )
+        return (
+            f"needs {self.needed_tokens:,} tokens; {holder} {self.capacity_tokens:,} → "
+            f"answering from the most relevant passages "
+            f"(up to {self.passage_budget:,} tokens per question)"
+        )
+
+
+def plan_context(
+    documents: Sequence[Document],
+    info: ModelInfo,
+    hw: Hardware,
+    *,
+    system_prompt: str,
+    max_answer_tokens: int,
+    cache_type: str,
+    count_tokens: Callable[[str], int],
+    n_ctx_override: int | None = None,
+) -> ContextPlan:
+    """Count with the model's tokenizer and choose the mode and the context size."""
+    doc_tokens = tuple(count_tokens(d.model_text()) for d in documents)
+    attachments = [Attachment(d.path.name, d.model_text()) for d in documents]
+    # The block's wrapper text (names, tags) counted once, exactly.
+    wrapper = count_tokens(document_block(attachments)) - sum(doc_tokens) if documents else 0
+    fixed = count_tokens(system_prompt) + TEMPLATE_OVERHEAD + CONVERSATION_ROOM + max_answer_tokens
+    needed = fixed + max(wrapper, 0) + sum(doc_tokens)
+    machine = max_context(info, hw, cache_type)
+    capacity = machine if n_ctx_override is None else min(machine, n_ctx_override)
+    model_limited = info.n_ctx_train > 0 and capacity >= info.n_ctx_train
+    capacity = min(capacity, info.n_ctx_train) if info.n_ctx_train > 0 else capacity
+    if needed <= capacity:
+        n_ctx = n_ctx_override or min(fit_context(info, needed), capacity)
+        return ContextPlan("whole", n_ctx, needed, capacity, doc_tokens, 0, model_limited)
+    budget = max(0, min(PASSAGE_BUDGET, capacity - fixed))
+    n_ctx = n_ctx_override or min(fit_context(info, fixed + budget), capacity)
+    return ContextPlan("retrieval", n_ctx, needed, capacity, doc_tokens, budget, model_limited)

@@ -1,0 +1,118 @@
+"""The whole-document vs retrieval decision, with numbers, and retrieval itself."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from desktop_app.core.context_plan import CONVERSATION_ROOM, PASSAGE_BUDGET, plan_context
+from desktop_app.core.documents.model import Document, Unit
+from desktop_app.core.hardware import Hardware
+from desktop_app.core.model_files import read_model_info
+from desktop_app.core.placement import GiB
+from desktop_app.core.retrieval import PassageIndex, fts_query
+from desktop_app.core.tokenizer import VocabOnly
+
+MACHINE = Hardware(
+    physical_cores=4, logical_cores=8, ram_total_bytes=16 * GiB, ram_available_bytes=12 * GiB,
+    gpu_offload=False, gpus=(),
+)  # fmt: skip
+
+
+def contract(n_pages: int) -> Document:
+    units = tuple(
+        Unit(
+            "page",
+            n,
+            None,
+            f"Clause {n}. The fee for item {n} is {n * 7} euros. " + "Filler. " * 60,
+        )
+        for n in range(1, n_pages + 1)
+    )
+    return Document(Path(f"contract-{n_pages}.pdf"), "0" * 64, "Contract", "pdf", units)
+
+
+@pytest.fixture(scope="module")
+def info(smollm2_gguf: Path):
+    return read_model_info(smollm2_gguf)
+
+
+@pytest.fixture(scope="module")
+def vocab(smollm2_gguf: Path):
+    with VocabOnly(smollm2_gguf) as v:
+        yield v
+
+
+def plan(docs, info, vocab, hw=MACHINE, **kw):
+    args = dict(system_prompt="Be careful.", max_answer_tokens=1024, cache_type="f16",
+                count_tokens=vocab.count)  # fmt: skip
+    args.update(kw)
+    return plan_context(docs, info, hw, **args)
+
+
+def test_small_document_is_read_whole_with_exact_counts(info, vocab):
+    doc = contract(3)
+    p = plan([doc], info, vocab)
+    assert p.mode == "whole"
+    assert p.document_tokens == (vocab.count(doc.model_text()),)
+    assert p.needed_tokens > p.document_tokens[0] + CONVERSATION_ROOM + 1024
+    assert p.needed_tokens <= p.n_ctx <= info.n_ctx_train
+    assert p.passage_budget == 0
+    assert "whole document in view" in p.summary()
+    assert f"{p.document_tokens[0]:,} tokens" in p.summary()
+
+
+def test_document_longer_than_the_model_reads_goes_to_retrieval(info, vocab):
+    doc = contract(120)  # ~ 120 * 100 tokens > SmolLM2's 8,192
+    p = plan([doc], info, vocab)
+    assert p.mode == "retrieval"
+    assert p.needed_tokens > p.capacity_tokens == info.n_ctx_train
+    assert p.model_limited
+    assert 0 < p.passage_budget <= PASSAGE_BUDGET
+    assert p.n_ctx <= p.capacity_tokens
+    s = p.summary()
+    assert f"needs {p.needed_tokens:,} tokens" in s
+    assert "this model reads at most 8,192" in s
+    assert "most relevant passages" in s
+
+
+def test_small_machine_is_the_limit(info, vocab):
+    tiny = replace(MACHINE, ram_available_bytes=int(1.7 * GiB))
+    doc = contract(60)
+    p = plan([doc], info, vocab, hw=tiny)
+    assert p.capacity_tokens < info.n_ctx_train
+    assert p.mode == "retrieval" and not p.model_limited
+    assert "this machine can hold" in p.summary()
+
+
+def test_user_context_override_is_respected(info, vocab):
+    p = plan([contract(3)], info, vocab, n_ctx_override=6144)
+    assert p.n_ctx == 6144 and p.mode == "whole"
+    p = plan([contract(40)], info, vocab, n_ctx_override=4096)
+    assert p.n_ctx == 4096 and p.mode == "retrieval"
+
+
+def test_retrieval_finds_the_right_page_within_budget(vocab):
+    doc = contract(300)
+    index = PassageIndex([doc], vocab.count)
+    passages = index.search("What is the fee for item 217?", budget_tokens=1500)
+    assert passages, "something must be retrieved"
+    assert sum(p.tokens for p in passages) <= 1500
+    assert any("[Page 217]" == p.locator and "1519 euros" in p.text for p in passages)
+    assert [p.order for p in passages] == sorted(p.order for p in passages)
+    rendered = passages[0].render()
+    assert rendered.startswith('<passage source="contract-300.pdf, [Page')
+
+
+def test_question_without_matching_words_gets_the_opening(vocab):
+    index = PassageIndex([contract(10)], vocab.count)
+    passages = index.search("summarise?", budget_tokens=400)
+    assert passages and passages[0].locator == "[Page 1]"
+
+
+def test_fts_query_quotes_terms():
+    # Quotes neutralise FTS5 syntax; stop words and single letters are dropped.
+    assert fts_query('What is "clause" 7 OR NOT x?') == '"7" OR "clause" OR "not"'
+    assert fts_query("the of and") == ""
