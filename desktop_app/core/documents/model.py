@@ -68,7 +68,7 @@ class Document:
             body = unit.text.strip()
             if not body and unit.kind == "page":
                 body = "(no text on this page)"
-            parts.append(f"{locator}\n{body}" if locator else body)
+            parts.append("\n".join(p for p in (locator, body) if p))
         return "\n\n".join(p for p in parts if p.strip())
 
     def for_path(self, path: Path) -> Document:
