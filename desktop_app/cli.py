@@ -326,7 +326,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if line in ("/quit", "/exit"):
                 return 0
             if line == "/new":
-                session.conversation.turns.clear()
+                session.new_conversation()
                 print("(new conversation)")
                 continue
             if line.startswith("/think"):

@@ -50,6 +50,10 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     #: Documents larger than this are refused before reading (protects memory).
     max_document_mb: int = 200
+    #: RAM for checkpoints of hybrid models' recurrent state (follow-ups, regenerate).
+    checkpoint_ram_mb: int = 1024
+    #: Disk for saved document states (re-opening a document skips reading it).
+    state_cache_gb: float = 20.0
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

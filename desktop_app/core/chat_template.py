@@ -16,6 +16,9 @@ from desktop_app.errors import ModelFileError
 
 Message = dict[str, str]
 
+#: Stands in for the last answer when rendering what follows it (see `continuation`).
+SENTINEL = "FOLIO-ANSWER-END-7f3a9c"
+
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -52,3 +55,22 @@ class ChatTemplate:
         except Exception as exc:  # raise_exception() in templates, sandbox violations
             raise ModelFileError(f"The model's chat template failed to render: {exc}") from exc
         return response.prompt
+
+    def continuation(
+        self, history: Sequence[Message], question: str, *, thinking: bool
+    ) -> str | None:
+        """The template text that follows the last answer when `question` is asked next.
+
+        Earlier turns stay in the context exactly as they were read and
+        generated (append-only), even where the template would re-render them
+        differently — Qwen3.5's drops the reasoning of earlier answers — so
+        that a follow-up reads only its own tokens. We render the real
+        conversation with the last answer replaced by a sentinel and keep what
+        comes after it: the end-of-turn markup, the new user turn and the
+        generation prompt. None if the template does not show the answer.
+        """
+        messages = list(history)
+        messages[-1] = {**messages[-1], "content": SENTINEL}
+        text = self.render([*messages, {"role": "user", "content": question}], thinking=thinking)
+        at = text.rfind(SENTINEL)
+        return text[at + len(SENTINEL) :] if at >= 0 else None

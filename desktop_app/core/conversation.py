@@ -65,14 +65,17 @@ class Conversation:
             parts.append(excerpt_notice(self.excerpted))
         return {"role": "system", "content": "\n\n".join(p for p in parts if p)}
 
-    def messages_for(self, question: str) -> list[Message]:
-        """The messages to render for asking `question` next."""
+    def history(self) -> list[Message]:
+        """The system message and every turn so far."""
         messages = [self.system_message()]
         for asked, answered in self.turns:
             messages.append({"role": "user", "content": asked})
             messages.append({"role": "assistant", "content": answered})
-        messages.append({"role": "user", "content": question})
         return messages
+
+    def messages_for(self, question: str) -> list[Message]:
+        """The messages to render for asking `question` next."""
+        return [*self.history(), {"role": "user", "content": question}]
 
     def record(self, question: str, answer: str) -> None:
         self.turns.append((question, answer))

@@ -1,13 +1,18 @@
-"""The in-process llama.cpp engine: load with GPU→CPU fallback, render, stream.
+"""The in-process llama.cpp engine: render, reuse what is cached, prefill, stream.
 
 One `Engine` owns one `llama_cpp.Llama` (model + context). It is not
 thread-safe: in the app exactly one worker thread owns it; the CLI uses it
-directly. `stream()` is a generator of events so callers (CLI, Qt worker,
-tests) consume answers the same way and can stop between any two tokens.
+directly. `generate()` is a generator of events so callers (CLI, Qt worker,
+tests) consume answers the same way and can stop between any two tokens or
+micro-batches.
 
 We drive prefill and decoding ourselves (`Llama.eval` in micro-batches, the C
-sampler chain) instead of `Llama.generate()` because we need progress and
-cancel during prefill, exact stats, and control over cache reuse.
+sampler chain) instead of `Llama.generate()`, which can only reuse a cache
+that the new prompt extends exactly and so re-reads a whole document for
+every follow-up on a hybrid model. Here, before a prompt is read, the longest
+usable prefix is kept: trimmed KV (attention models), a recurrent-state
+checkpoint (hybrid models, prompt_cache.py) or a saved state on disk
+(state_store.py); then only the rest is read, with progress and cancel.
 """
 
 from __future__ import annotations
@@ -16,139 +21,46 @@ import codecs
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import llama_cpp
+import numpy as np
 
-from desktop_app.core import hardware as hw_mod
 from desktop_app.core.chat_template import ChatTemplate, Message
+from desktop_app.core.events import (
+    AnswerDelta,
+    Done,
+    Event,
+    GenerationStats,
+    PrefillProgress,
+    ReasoningDelta,
+)
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.llama_log import route_llama_logs
-from desktop_app.core.model_files import ModelInfo, read_model_info
-from desktop_app.core.placement import GiB, Placement, gpu_attempts, offloadable_layers
+from desktop_app.core.loading import (
+    CACHE_TYPES,
+    EngineConfig,
+    Loader,
+    LoadRequest,
+    clear_memory,
+    decide_flash_attn,
+    llama_loader,
+    load_llama,
+)
+from desktop_app.core.model_files import ModelInfo
+from desktop_app.core.placement import Placement
+from desktop_app.core.prompt_cache import PromptCache
 from desktop_app.core.reasoning import ReasoningSplitter, prompt_opens_reasoning
 from desktop_app.core.sampling import Sampler, SamplingParams, preset_for
-from desktop_app.errors import FolioError, ModelLoadError
+from desktop_app.core.state_store import StateStore, model_identity
+from desktop_app.errors import FolioError
+
+__all__ = [
+    "CACHE_TYPES", "ContextFull", "Engine", "EngineConfig", "LoadRequest", "decide_flash_attn",
+    "llama_loader",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    model_path: Path
-    #: Context length in tokens, chosen by the caller (see placement.fit_context).
-    n_ctx: int
-    #: None = as many GPU layers as fit, 0 = CPU only, N = at most N.
-    gpu_layers: int | None = None
-    #: None = physical cores (decode is memory-bound; hyperthreads do not help).
-    n_threads: int | None = None
-    #: None = logical cores (prefill is compute-bound and uses them all).
-    n_threads_batch: int | None = None
-    flash_attn: str = "auto"
-    kv_cache_type: str = "f16"
-    n_batch: int = 512
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    """Everything one load attempt passes to llama.cpp (also what tests inject)."""
-
-    model_path: str
-    n_gpu_layers: int
-    n_ctx: int
-    n_batch: int
-    n_threads: int
-    n_threads_batch: int
-    flash_attn: bool
-    cache_type: str
-
-
-Loader = Callable[[LoadRequest], llama_cpp.Llama]
-
-
-def llama_loader(req: LoadRequest) -> llama_cpp.Llama:
-    ggml_type = CACHE_TYPES[req.cache_type]
-    return llama_cpp.Llama(
-        model_path=req.model_path,
-        n_gpu_layers=req.n_gpu_layers,
-        n_ctx=req.n_ctx,
-        n_batch=req.n_batch,
-        n_ubatch=req.n_batch,
-        n_threads=req.n_threads,
-        n_threads_batch=req.n_threads_batch,
-        flash_attn=req.flash_attn,
-        type_k=ggml_type,
-        type_v=ggml_type,
-        verbose=False,
-    )
-
-
-def decide_flash_attn(setting: str, on_gpu: bool, cache_type: str) -> tuple[bool, str]:
-    """Flash attention on or off, and why.
-
-    Measured on a 2-core x86 CPU at a 4.8K-token context: flash attention made
-    decode 20-35% slower (SmolLM2 22 vs 35 tok/s; 0.8B-shaped qwen35 20.5 vs
-    25.4) with prefill about equal, so `auto` turns it off on CPU. On GPUs it is
-    faster, and a quantized V cache cannot work without it.
-    """
-    if cache_type != "f16":
-        return True, f"required by the {cache_type} KV cache"
-    if setting == "on":
-        return True, "on in settings"
-    if setting == "off":
-        return False, "off in settings"
-    if on_gpu:
-        return True, "auto: faster on GPU"
-    return False, "auto: slower for decoding on CPU"
-
-
-@dataclass(frozen=True)
-class PrefillProgress:
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class ReasoningDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class AnswerDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class GenerationStats:
-    ttft_s: float | None
-    prompt_tokens: int
-    cached_tokens: int
-    prefill_tokens: int
-    prefill_tokens_per_s: float | None
-    decode_tokens: int
-    decode_tokens_per_s: float | None
-    n_threads: int
-    placement: str
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Done:
-    stats: GenerationStats
-    #: "stop" (the model finished), "length" (max answer tokens reached),
-    #: "context_full" (no room left in the context) or "cancelled".
-    finish_reason: str
-    answer: str = ""
-    reasoning: str = ""
-
-
-Event = PrefillProgress | ReasoningDelta | AnswerDelta | Done
 
 
 class ContextFull(FolioError):
@@ -183,6 +95,13 @@ class Engine:
         self.flash_attn, self.flash_attn_reason = flash_attn
         self.n_threads = n_threads
         self.n_threads_batch = n_threads_batch
+        #: Recurrent-state checkpoints; attention-only models trim their KV instead.
+        self.checkpoints = (
+            PromptCache(config.checkpoint_ram_bytes) if info.n_recurrent_layers else None
+        )
+        #: Saved document prefixes on disk; set by the session (None = off).
+        self.state_store: StateStore | None = None
+        self._identity: str | None = None
         self._vocab = llama_cpp.llama_model_get_vocab(llm.model)
         bos_id = llm.token_bos()
         eos_id = llm.token_eos()
@@ -194,7 +113,6 @@ class Engine:
             eos_token=self._piece(eos_id) if eos_id >= 0 else "",
         )
 
-    # ----------------------------------------------------------------- loading
     @classmethod
     def load(
         cls,
@@ -203,54 +121,12 @@ class Engine:
         hardware: Hardware | None = None,
         loader: Loader = llama_loader,
     ) -> Engine:
-        """Load the model, trying the GPU first and falling back to fewer layers, then CPU.
-
-        Raises `ModelFileError` for a bad file and `ModelLoadError` when no
-        placement works or the context cannot fit in memory.
-        """
-        info = read_model_info(config.model_path)
-        route_llama_logs()
-        hw = hardware or hw_mod.detect()
-        if config.kv_cache_type not in CACHE_TYPES:
-            raise ModelLoadError(
-                f"Unknown KV cache type {config.kv_cache_type!r}; "
-                f"use one of {', '.join(CACHE_TYPES)}"
-            )
-        n_threads = config.n_threads or hw.physical_cores
-        n_threads_batch = config.n_threads_batch or max(hw.logical_cores, n_threads)
-        attempts = gpu_attempts(info, hw, config.n_ctx, config.kv_cache_type, config.gpu_layers)
-        if attempts[0][0] == 0:
-            _check_ram(info, hw, config)
-        failures: list[str] = []
-        total = offloadable_layers(info)
-        for n_gpu, reason in attempts:
-            fa = decide_flash_attn(config.flash_attn, n_gpu > 0, config.kv_cache_type)
-            req = LoadRequest(
-                model_path=str(config.model_path),
-                n_gpu_layers=n_gpu,
-                n_ctx=config.n_ctx,
-                n_batch=min(config.n_batch, config.n_ctx),
-                n_threads=n_threads,
-                n_threads_batch=n_threads_batch,
-                flash_attn=fa[0],
-                cache_type=config.kv_cache_type,
-            )
-            try:
-                llm = loader(req)
-                _warm_up(llm)
-            except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
-                where = "CPU" if n_gpu == 0 else f"{n_gpu} GPU layers"
-                failures.append(f"{where}: {exc}")
-                log.warning("loading %s with %s failed: %s", config.model_path, where, exc)
-                continue
-            if failures:
-                reason = f"fell back after: {'; '.join(failures)}"
-            placement = Placement(n_gpu, total, reason)
-            log.info("loaded %s on %s", config.model_path.name, placement)
-            return cls(llm, info, config, placement, fa, n_threads, n_threads_batch)
-        raise ModelLoadError(
-            f"llama.cpp could not load {config.model_path.name}: " + "; ".join(failures)
-        )
+        """Load the model, trying the GPU first and falling back to fewer layers, then CPU."""
+        loaded = load_llama(config, hardware, loader)
+        return cls(
+            loaded.llm, loaded.info, config, loaded.placement, loaded.flash_attn,
+            loaded.n_threads, loaded.n_threads_batch,
+        )  # fmt: skip
 
     def close(self) -> None:
         self._llm.close()
@@ -266,7 +142,7 @@ class Engine:
 
     def reset(self) -> None:
         """Forget the context's contents: the next prompt is read from scratch."""
-        _clear_memory(self._llm)
+        clear_memory(self._llm)
 
     # --------------------------------------------------------------- prompting
     def tokenize(self, text: str) -> list[int]:
@@ -274,6 +150,10 @@ class Engine:
         the template did not already write it."""
         add_bos = self._add_bos and not (self._bos_text and text.startswith(self._bos_text))
         return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def tokenize_fragment(self, text: str) -> list[int]:
+        """Tokens for template text appended to an existing prompt (no BOS)."""
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def render(self, messages: Sequence[Message], *, thinking: bool) -> str:
         return self.template.render(messages, thinking=thinking)
@@ -288,40 +168,91 @@ class Engine:
         max_tokens: int = 4096,
         cancel: threading.Event | None = None,
     ) -> Iterator[Event]:
-        """Answer the conversation's last user message, yielding events as they happen.
+        """Render the conversation with the model's template and answer its last message."""
+        prompt = self.render(messages, thinking=thinking)
+        yield from self.generate(
+            self.tokenize(prompt),
+            opens_reasoning=prompt_opens_reasoning(prompt),
+            sampling=sampling or preset_for(self.info.architecture, thinking),
+            max_tokens=max_tokens,
+            cancel=cancel,
+            checkpoints=(),
+        )
 
-        Stops within one token once `cancel` is set (the final event is then a
-        `Done` with finish_reason "cancelled"). Raises `ContextFull` before
-        doing any work if the prompt cannot fit.
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        opens_reasoning: bool = False,
+        sampling: SamplingParams | None = None,
+        max_tokens: int = 4096,
+        cancel: threading.Event | None = None,
+        checkpoints: Sequence[int] = (),
+        persist_prefix: int | None = None,
+    ) -> Iterator[Event]:
+        """Read `tokens` (reusing what is cached) and stream the answer.
+
+        `checkpoints`: prompt positions where a later prompt may diverge (end
+        of the document block, just before the last token for a regenerate);
+        the state is kept there, and also after the answer. `persist_prefix`:
+        the document block's length, saved to (or loaded from) disk. Stops
+        within one micro-batch or token once `cancel` is set. Raises
+        `ContextFull` before doing any work if the prompt cannot fit.
         """
         timer = _Timer()
-        cancel = cancel or threading.Event()
-        prompt = self.render(messages, thinking=thinking)
-        tokens = self.tokenize(prompt)
+        tokens = list(tokens)
         if len(tokens) >= self.n_ctx:
             raise ContextFull(
                 f"The conversation needs {len(tokens):,} tokens but the loaded context holds "
                 f"{self.n_ctx:,}. Start a new chat or load the model with a larger context."
             )
-        params = sampling or preset_for(self.info.architecture, thinking)
-        cached = self._reuse_prefix(tokens)
-        todo = tokens[cached:]
+        cancel = cancel or threading.Event()
         llm = self._llm
-        prefill_start = time.perf_counter()
-        done = 0
-        for i in range(0, len(todo), llm.n_batch):
+        cached, source = self._reuse(tokens, persist_prefix)
+        stops = {p for p in checkpoints if cached < p < len(tokens)}
+        if persist_prefix and cached < persist_prefix < len(tokens) and self.state_store:
+            stops.add(persist_prefix)
+        total = len(tokens) - cached
+        start = time.perf_counter()
+        pos = cached
+        while pos < len(tokens):
             if cancel.is_set():
-                yield self._done(timer, "cancelled", tokens, cached, done, None, [], "", "")
+                yield self._done(timer, "cancelled", tokens, cached, source, pos - cached,
+                                 None, [], [], "", "")  # fmt: skip
                 return
-            chunk = todo[i : i + llm.n_batch]
-            llm.eval(chunk)
-            done += len(chunk)
-            yield PrefillProgress(done, len(todo))
-        prefill_s = time.perf_counter() - prefill_start
+            end = min([len(tokens), (pos // llm.n_batch + 1) * llm.n_batch,
+                       *(p for p in stops if p > pos)])  # fmt: skip
+            llm.eval(tokens[pos:end])
+            pos = end
+            if pos in stops:
+                self._keep(tokens[:pos], persist=pos == persist_prefix)
+            done = pos - cached
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            yield PrefillProgress(done, total, rate, (total - done) / rate)
+        prefill_s = time.perf_counter() - start
+        yield from self._decode(
+            timer, tokens, cached, source, prefill_s, opens_reasoning,
+            sampling or preset_for(self.info.architecture, opens_reasoning), max_tokens, cancel,
+        )  # fmt: skip
 
-        splitter = ReasoningSplitter(in_reasoning=prompt_opens_reasoning(prompt))
+    # ----------------------------------------------------------------- helpers
+    def _decode(
+        self,
+        timer: _Timer,
+        tokens: list[int],
+        cached: int,
+        source: str,
+        prefill_s: float,
+        opens_reasoning: bool,
+        params: SamplingParams,
+        max_tokens: int,
+        cancel: threading.Event,
+    ) -> Iterator[Event]:
+        llm = self._llm
+        splitter = ReasoningSplitter(in_reasoning=opens_reasoning)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         token_times: list[float] = []
+        generated: list[int] = []
         answer: list[str] = []
         reasoning: list[str] = []
         sampler = Sampler(params, llm.n_vocab())
@@ -335,9 +266,10 @@ class Engine:
                 token_times.append(timer.elapsed())
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     break
+                generated.append(token)
                 text = decoder.decode(self._piece_bytes(token))
                 yield from _deltas(splitter.feed(text), answer, reasoning)
-                if len(token_times) >= max_tokens:
+                if len(generated) >= max_tokens:
                     finish = "length"
                     break
                 if llm.n_tokens + 1 >= self.n_ctx:
@@ -349,38 +281,81 @@ class Engine:
                 llm.eval([token])
         finally:
             sampler.close()
+        if llm.n_tokens > len(tokens):  # the answer is in the context: a new turn starts here
+            self._keep(llm.input_ids[: llm.n_tokens].tolist(), persist=False)
         yield from _deltas(splitter.feed(decoder.decode(b"", final=True)), answer, reasoning)
         yield from _deltas(splitter.flush(), answer, reasoning)
         yield self._done(
-            timer, finish, tokens, cached, done, prefill_s, token_times,
-            "".join(answer), "".join(reasoning),
+            timer, finish, tokens, cached, source, len(tokens) - cached, prefill_s, token_times,
+            generated, "".join(answer), "".join(reasoning),
         )  # fmt: skip
 
-    # ----------------------------------------------------------------- helpers
-    def _reuse_prefix(self, tokens: list[int]) -> int:
-        """Keep the longest cached prefix of `tokens`; return how many are reused.
+    def _reuse(self, tokens: list[int], persist_prefix: int | None) -> tuple[int, str]:
+        """Make the context hold the longest reusable prefix of `tokens`.
 
-        At least the last prompt token is always evaluated again so that fresh
-        logits exist to sample from. Attention caches can be trimmed at any
-        position; recurrent/hybrid ones (Qwen3.5) cannot be rolled back, and
-        llama.cpp refuses the trim, so those start over here (the prompt cache
-        in prompt_cache.py restores checkpoints instead).
+        Returns how many tokens are reused and from where ("none", "ram",
+        "disk"). At least the last prompt token is always read again, so that
+        fresh logits exist to sample from.
         """
         llm = self._llm
-        cached = llm.n_tokens
-        common = 0
-        limit = min(cached, len(tokens) - 1)
-        ids = llm.input_ids
-        while common < limit and ids[common] == tokens[common]:
-            common += 1
-        if common == cached:
-            return common
-        mem = llama_cpp.llama_get_memory(llm.ctx)
-        if common > 0 and llama_cpp.llama_memory_seq_rm(mem, -1, common, -1):
-            llm.n_tokens = common
-            return common
-        _clear_memory(llm)
-        return 0
+        limit = len(tokens) - 1
+        held = llm.input_ids[: min(llm.n_tokens, limit)]
+        diff = np.flatnonzero(held != np.asarray(tokens[: len(held)], dtype=held.dtype))
+        common = int(diff[0]) if diff.size else len(held)
+        reused = common if common == llm.n_tokens else self._roll_back(tokens, common)
+        source = "ram" if reused else "none"
+        store = self.state_store
+        if store and persist_prefix and reused < persist_prefix <= limit:
+            prefix = tokens[:persist_prefix]
+            key = self._state_key(prefix)
+            if store.contains(key):
+                if store.load(llm.ctx, key, prefix):
+                    llm.input_ids[:persist_prefix] = prefix
+                    llm.n_tokens = reused = persist_prefix
+                    source = "disk"
+                    if self.checkpoints is not None:
+                        self.checkpoints.save(llm.ctx, prefix)
+                else:  # the store cleared the sequence on its way out
+                    clear_memory(llm)
+                    reused, source = 0, "none"
+        return reused, source
+
+    def _roll_back(self, tokens: list[int], common: int) -> int:
+        """The context diverges from `tokens` after `common` tokens: go back as far as needed."""
+        llm = self._llm
+        reused = 0
+        if self.checkpoints is None:
+            mem = llama_cpp.llama_get_memory(llm.ctx)
+            if common > 0 and llama_cpp.llama_memory_seq_rm(mem, -1, common, -1):
+                reused = common
+        else:
+            checkpoint = self.checkpoints.best(tokens, common)
+            if checkpoint is not None and PromptCache.restore(llm.ctx, checkpoint):
+                reused = checkpoint.n_tokens
+        if reused == 0:
+            clear_memory(llm)
+        llm.n_tokens = reused
+        return reused
+
+    def _keep(self, prefix: list[int], *, persist: bool) -> None:
+        """The context holds exactly `prefix`: checkpoint it (RAM) and maybe save it (disk)."""
+        if self.checkpoints is not None:
+            self.checkpoints.save(self._llm.ctx, prefix)
+        if persist and self.state_store is not None:
+            key = self._state_key(prefix)
+            if not self.state_store.contains(key):
+                self.state_store.save(self._llm.ctx, key, prefix)
+
+    def _state_key(self, prefix: Sequence[int]) -> str:
+        if self._identity is None:
+            self._identity = model_identity(self.info.path)
+        params = {
+            "n_ctx": self.n_ctx,
+            "n_batch": self._llm.n_batch,
+            "kv_cache_type": self.config.kv_cache_type,
+            "flash_attn": self.flash_attn,
+        }
+        return StateStore.key(self._identity, params, prefix)
 
     def _piece_bytes(self, token: int) -> bytes:
         return self._llm.detokenize([token], special=True)
@@ -394,9 +369,11 @@ class Engine:
         finish: str,
         tokens: list[int],
         cached: int,
+        source: str,
         prefilled: int,
         prefill_s: float | None,
         token_times: list[float],
+        generated: list[int],
         answer: str,
         reasoning: str,
     ) -> Done:
@@ -414,8 +391,9 @@ class Engine:
             decode_tokens_per_s=decode_tps,
             n_threads=self.n_threads,
             placement=str(self.placement),
+            cache=source,
         )
-        return Done(stats, finish, answer, reasoning)
+        return Done(stats, finish, answer, reasoning, tuple(generated))
 
 
 def _deltas(
@@ -428,27 +406,3 @@ def _deltas(
         else:
             answer.append(text)
             yield AnswerDelta(text)
-
-
-def _warm_up(llm: llama_cpp.Llama) -> None:
-    """Decode one token and clear it: a GPU that is short of memory usually fails
-    here rather than in the middle of the user's first answer."""
-    bos = llm.token_bos()
-    llm.eval([bos if bos >= 0 else 0])
-    _clear_memory(llm)
-
-
-def _clear_memory(llm: llama_cpp.Llama) -> None:
-    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
-    llm.n_tokens = 0
-
-
-def _check_ram(info: ModelInfo, hw: Hardware, config: EngineConfig) -> None:
-    """Refuse a CPU context that cannot fit, with numbers, before llama.cpp tries."""
-    need = info.cache_bytes(config.n_ctx, config.kv_cache_type) + info.compute_bytes(config.n_ctx)
-    if hw.ram_total_bytes and need > hw.ram_available_bytes:  # 0 = memory unknown
-        raise ModelLoadError(
-            f"Not enough memory for a {config.n_ctx:,}-token context with {info.path.name}: "
-            f"its cache needs {need / GiB:.1f} GiB but only {hw.ram_available_bytes / GiB:.1f} GiB "
-            "is free. Choose a smaller context or close other programs."
-        )

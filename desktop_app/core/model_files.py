@@ -304,6 +304,21 @@ def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
     return _ModelReader(p, meta).build(size, arrays, tensors)
 
 
+def header_size(path: str | os.PathLike[str]) -> int:
+    """Where a GGUF's tensor data starts: the bytes before it are metadata and tensor infos.
+
+    `state_store.model_identity` hashes them to recognise a model without reading all its
+    weights. Raises `ModelFileError` when the file is unreadable or not a whole GGUF header.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return _parse(buf)[3]
+    except (OSError, ValueError, _Truncated) as e:
+        reason = str(e) or "its header is cut off"
+        raise ModelFileError(f"Cannot read model file {p.name!r}: {reason}.") from None
+
+
 class _ModelReader:
     """Turns the parsed metadata into a `ModelInfo`, with messages naming the file."""
 

@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from desktop_app import paths
 from desktop_app.core import hardware as hw_mod
+from desktop_app.core.chat_template import SENTINEL
 from desktop_app.core.context_plan import ContextPlan, plan_context
 from desktop_app.core.conversation import Attachment, Conversation, with_excerpts
 from desktop_app.core.documents.model import Document
 from desktop_app.core.engine import ContextFull, Done, Engine, EngineConfig, Event
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.model_files import read_model_info
+from desktop_app.core.prompt_cache import common_prefix
+from desktop_app.core.reasoning import prompt_opens_reasoning
 from desktop_app.core.retrieval import PassageIndex
 from desktop_app.core.sampling import preset_for
+from desktop_app.core.state_store import StateStore
 from desktop_app.core.tokenizer import VocabOnly
+from desktop_app.errors import FolioError
 from desktop_app.settings import Settings
 
 #: Below this many tokens of room for excerpts, a retrieval question cannot be
@@ -33,6 +39,11 @@ class ChatSession:
     settings: Settings
     plan: ContextPlan
     index: PassageIndex | None = None
+    #: The conversation's tokens exactly as the context read and generated them.
+    _history: list[int] = field(default_factory=list)
+    #: Where each recorded turn's tokens start in `_history` (for regenerate/edit).
+    _turn_starts: list[int] = field(default_factory=list)
+    _doc_end: int | None = None
 
     @classmethod
     def open(
@@ -71,8 +82,13 @@ class ChatSession:
             n_threads=settings.n_threads,
             flash_attn=settings.flash_attn,
             kv_cache_type=settings.kv_cache_type,
+            checkpoint_ram_bytes=settings.checkpoint_ram_mb * 1024**2,
         )
         engine = Engine.load(config, hardware=hw)
+        if settings.state_cache_gb > 0:  # 0 turns saved document states off
+            engine.state_store = StateStore(
+                paths.cache_dir() / "prompt-states", int(settings.state_cache_gb * 1024**3)
+            )
         return cls(engine, conversation, settings, plan, index)
 
     def user_message(self, question: str, thinking: bool) -> str:
@@ -100,19 +116,86 @@ class ChatSession:
         """Stream the answer to `question`; the turn is recorded when it ends,
         also when it was stopped or cut off (the partial answer is kept)."""
         think = self.settings.thinking if thinking is None else thinking
-        sampling = preset_for(self.engine.info.architecture, think).with_overrides(
+        yield from self._answer(self.user_message(question, think), think, cancel)
+
+    def regenerate(
+        self, *, thinking: bool | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Answer the last question again (same excerpts); the prompt is restored, not re-read."""
+        message = self._drop_last_turn()
+        think = self.settings.thinking if thinking is None else thinking
+        yield from self._answer(message, think, cancel)
+
+    def edit_last(
+        self, question: str, *, thinking: bool | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Replace the last question and answer it; earlier turns are not re-read."""
+        self._drop_last_turn()
+        yield from self.ask(question, thinking=thinking, cancel=cancel)
+
+    def new_conversation(self) -> None:
+        """Forget the turns; the documents stay (and stay read)."""
+        self.conversation.turns.clear()
+        self._history.clear()
+        self._turn_starts.clear()
+
+    def _drop_last_turn(self) -> str:
+        if not self.conversation.turns:
+            raise FolioError("There is no question to answer again yet.")
+        message, _ = self.conversation.turns.pop()
+        if self._turn_starts:
+            del self._history[self._turn_starts.pop() :]
+        return message
+
+    def _prompt(self, message: str, thinking: bool) -> tuple[list[int], str, int | None]:
+        """Tokens to send, the text whose end decides reasoning, and the document block's end.
+
+        Append-only: after the first turn, the prompt is the conversation's
+        exact token history plus only the template text that follows it.
+        """
+        engine = self.engine
+        if self._history and self.conversation.turns:
+            tail = engine.template.continuation(
+                self.conversation.history(), message, thinking=thinking
+            )
+            if tail is not None:
+                return self._history + engine.tokenize_fragment(tail), tail, self._doc_end
+        text = engine.render(self.conversation.messages_for(message), thinking=thinking)
+        tokens = engine.tokenize(text)
+        self._doc_end = None
+        if self.plan.document_tokens:
+            # The document block ends where prompts for different questions part:
+            # compare with the same conversation asking a question no one asks.
+            other = [self.conversation.system_message(), {"role": "user", "content": SENTINEL}]
+            self._doc_end = (
+                common_prefix(tokens, engine.tokenize(engine.render(other, thinking=thinking)))
+                or None
+            )
+        self._history.clear()
+        self._turn_starts.clear()
+        return tokens, text, self._doc_end
+
+    def _answer(self, message: str, thinking: bool, cancel: threading.Event | None):
+        sampling = preset_for(self.engine.info.architecture, thinking).with_overrides(
             self.settings.sampling
         )
-        message = self.user_message(question, think)
-        for event in self.engine.stream(
-            self.conversation.messages_for(message),
-            thinking=think,
+        tokens, text, doc_end = self._prompt(message, thinking)
+        start = len(self._history)
+        positions = [p for p in (doc_end, len(tokens) - 1) if p]
+        for event in self.engine.generate(
+            tokens,
+            opens_reasoning=prompt_opens_reasoning(text),
             sampling=sampling,
             max_tokens=self.settings.max_answer_tokens,
             cancel=cancel,
+            checkpoints=positions,
+            persist_prefix=doc_end,
         ):
-            if isinstance(event, Done):
+            if isinstance(event, Done) and (event.tokens or event.finish_reason != "cancelled"):
+                # A question stopped before any answer leaves no turn behind.
                 self.conversation.record(message, event.answer)
+                self._turn_starts.append(start)
+                self._history = tokens + list(event.tokens)
             yield event
 
     def close(self) -> None:

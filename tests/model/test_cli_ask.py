@@ -23,6 +23,7 @@ STATS_KEYS = {
     "n_threads",
     "placement",
     "finish_reason",
+    "cache",
 }
 
 
