@@ -270,7 +270,10 @@ def _answer(session: ChatSession, question: str, args: argparse.Namespace, stats
             sys.stderr.write(event.text)
             sys.stderr.flush()
         elif isinstance(event, PrefillProgress) and event.total > 2048 and sys.stderr.isatty():
-            sys.stderr.write(f"\rreading {event.done:,}/{event.total:,} tokens")
+            sys.stderr.write(
+                f"\rreading {event.done:,}/{event.total:,} tokens · "
+                f"{event.tokens_per_s or 0:,.0f} tok/s · {event.eta_s or 0:,.0f} s left   "
+            )
             sys.stderr.write("\n" if event.done == event.total else "")
             sys.stderr.flush()
         elif isinstance(event, Done):
