@@ -1,0 +1,1 @@
+"""Folio's Qt layer."""
