@@ -207,18 +207,57 @@ class Engine:
                 f"{self.n_ctx:,}. Start a new chat or load the model with a larger context."
             )
         cancel = cancel or threading.Event()
+        cached, source = self._reuse(tokens, persist_prefix, need_logits=True)
+        start = time.perf_counter()
+        yield from self._read(tokens, cached, checkpoints, persist_prefix, cancel)
+        if self._llm.n_tokens < len(tokens):  # cancelled while reading
+            yield self._done(timer, "cancelled", tokens, cached, source,
+                             self._llm.n_tokens - cached, None, [], [], "", "")  # fmt: skip
+            return
+        yield from self._decode(
+            timer, tokens, cached, source, time.perf_counter() - start, opens_reasoning,
+            sampling or preset_for(self.info.architecture, opens_reasoning), max_tokens, cancel,
+        )  # fmt: skip
+
+    def prefill(
+        self,
+        tokens: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        persist: bool = False,
+    ) -> Iterator[PrefillProgress]:
+        """Read `tokens` now, without answering: a document block read while the user
+        is still typing. The state at the end is checkpointed (and saved to disk
+        with `persist`), so the question that follows reads only itself."""
+        tokens = list(tokens)
+        if len(tokens) >= self.n_ctx:
+            raise ContextFull(f"The documents need {len(tokens):,} tokens; the context holds "
+                              f"{self.n_ctx:,}.")  # fmt: skip
+        end = len(tokens)
+        cached, _ = self._reuse(tokens, end if persist else None, need_logits=False)
+        yield from self._read(tokens, cached, [end], end if persist else None,
+                              cancel or threading.Event())  # fmt: skip
+
+    def _read(
+        self,
+        tokens: list[int],
+        cached: int,
+        checkpoints: Sequence[int],
+        persist_prefix: int | None,
+        cancel: threading.Event,
+    ) -> Iterator[PrefillProgress]:
+        """Evaluate tokens[cached:] in micro-batches cut at multiples of n_batch and at
+        checkpoint positions (so every path computes the same batches), keeping the
+        state at those positions. Returns early, consistent, if `cancel` is set."""
         llm = self._llm
-        cached, source = self._reuse(tokens, persist_prefix)
-        stops = {p for p in checkpoints if cached < p < len(tokens)}
-        if persist_prefix and cached < persist_prefix < len(tokens) and self.state_store:
+        stops = {p for p in checkpoints if cached < p <= len(tokens)}
+        if persist_prefix and cached < persist_prefix <= len(tokens) and self.state_store:
             stops.add(persist_prefix)
         total = len(tokens) - cached
         start = time.perf_counter()
         pos = cached
         while pos < len(tokens):
             if cancel.is_set():
-                yield self._done(timer, "cancelled", tokens, cached, source, pos - cached,
-                                 None, [], [], "", "")  # fmt: skip
                 return
             end = min([len(tokens), (pos // llm.n_batch + 1) * llm.n_batch,
                        *(p for p in stops if p > pos)])  # fmt: skip
@@ -229,11 +268,6 @@ class Engine:
             done = pos - cached
             rate = done / max(time.perf_counter() - start, 1e-9)
             yield PrefillProgress(done, total, rate, (total - done) / rate)
-        prefill_s = time.perf_counter() - start
-        yield from self._decode(
-            timer, tokens, cached, source, prefill_s, opens_reasoning,
-            sampling or preset_for(self.info.architecture, opens_reasoning), max_tokens, cancel,
-        )  # fmt: skip
 
     # ----------------------------------------------------------------- helpers
     def _decode(
@@ -290,15 +324,17 @@ class Engine:
             generated, "".join(answer), "".join(reasoning),
         )  # fmt: skip
 
-    def _reuse(self, tokens: list[int], persist_prefix: int | None) -> tuple[int, str]:
+    def _reuse(
+        self, tokens: list[int], persist_prefix: int | None, *, need_logits: bool
+    ) -> tuple[int, str]:
         """Make the context hold the longest reusable prefix of `tokens`.
 
         Returns how many tokens are reused and from where ("none", "ram",
-        "disk"). At least the last prompt token is always read again, so that
-        fresh logits exist to sample from.
+        "disk"). With `need_logits`, at least the last token is read again, so
+        that fresh logits exist to sample from.
         """
         llm = self._llm
-        limit = len(tokens) - 1
+        limit = len(tokens) - 1 if need_logits else len(tokens)
         held = llm.input_ids[: min(llm.n_tokens, limit)]
         diff = np.flatnonzero(held != np.asarray(tokens[: len(held)], dtype=held.dtype))
         common = int(diff[0]) if diff.size else len(held)

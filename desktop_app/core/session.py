@@ -4,6 +4,7 @@ both size contexts, retrieve passages and record turns the same way."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from desktop_app.core.context_plan import ContextPlan, plan_context
 from desktop_app.core.conversation import Attachment, Conversation, with_excerpts
 from desktop_app.core.documents.model import Document
 from desktop_app.core.engine import ContextFull, Done, Engine, EngineConfig, Event
+from desktop_app.core.events import PrefillProgress
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.model_files import read_model_info
 from desktop_app.core.prompt_cache import common_prefix
@@ -54,7 +56,16 @@ class ChatSession:
         *,
         n_ctx: int | None = None,
         hardware: Hardware | None = None,
+        engine: Engine | None = None,
+        turns: Sequence[tuple[str, str]] = (),
     ) -> ChatSession:
+        """Plan the documents and get an engine for them.
+
+        `engine`: one already loaded (the app switching conversations); it is
+        reused when its settings match and its context is large enough, else
+        closed and replaced. `turns`: earlier (question, answer) pairs of a
+        saved conversation.
+        """
         info = read_model_info(model_path)
         hw = hardware or hw_mod.detect()
         with VocabOnly(model_path) as vocab:
@@ -84,7 +95,12 @@ class ChatSession:
             kv_cache_type=settings.kv_cache_type,
             checkpoint_ram_bytes=settings.checkpoint_ram_mb * 1024**2,
         )
-        engine = Engine.load(config, hardware=hw)
+        if engine is not None and not _can_reuse(engine, config):
+            engine.close()
+            engine = None
+        engine = engine or Engine.load(config, hardware=hw)
+        conversation.turns = list(turns)
+        engine.state_store = None
         if settings.state_cache_gb > 0:  # 0 turns saved document states off
             engine.state_store = StateStore(
                 paths.cache_dir() / "prompt-states", int(settings.state_cache_gb * 1024**3)
@@ -164,16 +180,34 @@ class ChatSession:
         tokens = engine.tokenize(text)
         self._doc_end = None
         if self.plan.document_tokens:
-            # The document block ends where prompts for different questions part:
-            # compare with the same conversation asking a question no one asks.
-            other = [self.conversation.system_message(), {"role": "user", "content": SENTINEL}]
-            self._doc_end = (
-                common_prefix(tokens, engine.tokenize(engine.render(other, thinking=thinking)))
-                or None
-            )
+            self._doc_end = common_prefix(tokens, self._asking(SENTINEL, thinking)) or None
         self._history.clear()
         self._turn_starts.clear()
         return tokens, text, self._doc_end
+
+    def _asking(self, question: str, thinking: bool) -> list[int]:
+        """Tokens of the system message + documents followed by `question`.
+
+        The document block ends where prompts for different questions part, so
+        comparing with a question no one asks (a sentinel) finds it exactly.
+        """
+        messages = [self.conversation.system_message(), {"role": "user", "content": question}]
+        return self.engine.tokenize(self.engine.render(messages, thinking=thinking))
+
+    def warm_up(self, *, cancel: threading.Event | None = None) -> Iterator[PrefillProgress]:
+        """Read the documents now, while the user is still typing the question.
+
+        The state after the document block is checkpointed and saved to disk,
+        so the first question reads only itself. Nothing to do in retrieval
+        mode (each question brings its own excerpts) or without documents.
+        """
+        if self.plan.mode != "whole" or not self.plan.document_tokens:
+            return
+        thinking = self.settings.thinking
+        block = self._asking(SENTINEL, thinking)
+        end = common_prefix(block, self._asking(SENTINEL[::-1], thinking))
+        if end:
+            yield from self.engine.prefill(block[:end], cancel=cancel, persist=True)
 
     def _answer(self, message: str, thinking: bool, cancel: threading.Event | None):
         sampling = preset_for(self.engine.info.architecture, thinking).with_overrides(
@@ -200,3 +234,9 @@ class ChatSession:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def _can_reuse(engine: Engine, config: EngineConfig) -> bool:
+    """Same model and settings, and a context at least as large as needed."""
+    same = dataclasses.replace(engine.config, n_ctx=config.n_ctx) == config
+    return same and engine.n_ctx >= config.n_ctx

@@ -162,3 +162,30 @@ def test_cli_second_process_reports_disk(tmp_path: Path, folio_home: Path, smoll
     stats = [json.loads(r.stderr.strip().splitlines()[-1]) for r in (first, second)]
     assert stats[0]["cache"] == "none" and stats[1]["cache"] == "disk"
     assert stats[1]["prefill_tokens"] < stats[0]["prefill_tokens"] / 10
+
+
+def test_warm_up_reads_the_documents_before_the_question(model: Path, doc):
+    session = ChatSession.open(model, SETTINGS.replace(state_cache_gb=0.0), [doc])
+    try:
+        progress = list(session.warm_up())
+        assert progress and progress[-1].done == progress[-1].total
+        assert progress[-1].total >= session.plan.document_tokens[0]
+        done = ask(session, "What is the fee for item 4?")
+        assert done.stats.prefill_tokens <= 30
+    finally:
+        session.close()
+
+
+def test_switching_conversations_reuses_the_loaded_engine(model: Path, doc):
+    first = ChatSession.open(model, SETTINGS, [doc])
+    engine = first.engine
+    second = ChatSession.open(model, SETTINGS, [], engine=engine, turns=[("Hi.", "Hello.")])
+    try:
+        assert second.engine is engine
+        done = ask(second, "What did I say first?")
+        assert done.stats.prompt_tokens > 20 and len(second.conversation.turns) == 2
+        other = ChatSession.open(model, SETTINGS.replace(n_threads=1), [], engine=engine)
+        assert other.engine is not engine, "different settings need a new engine"
+        other.close()
+    finally:
+        second.close()
