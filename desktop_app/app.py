@@ -57,14 +57,35 @@ def setup_logging(verbose: bool) -> None:
     root.addHandler(console)
 
 
+COMMANDS = ("info", "ask", "chat", "extract")
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="folio",
+        description="Ask questions about whole documents with a local LLM, offline. "
+        f"Without a command the window opens; commands: {', '.join(COMMANDS)} (folio COMMAND -h).",
+    )
+    parser.add_argument("--version", action="version", version=f"folio {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("files", nargs="*", help="documents to attach to a new chat")
+    parser.add_argument("--model", help="GGUF model file to use instead of the configured one")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="build the window offscreen, answer one question, exit 0")  # fmt: skip
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    words = [a for a in argv if not a.startswith("-")]
+    gui = not (words and words[0] in COMMANDS)
+    args = (build_gui_parser() if gui else build_parser()).parse_args(argv)
     setup_logging(args.verbose)
-    if args.command is None:
-        # Until the window exists, `folio` alone opens the terminal chat.
-        args = parser.parse_args([*(argv or sys.argv[1:]), "chat"])
     try:
+        if gui:
+            from desktop_app.ui.launch import run
+
+            return run(args.files, args.model, args.smoke_test)
         return int(args.handler(args) or 0)
     except FolioError as exc:
         print(f"folio: {exc}", file=sys.stderr)

@@ -67,3 +67,9 @@ def test_chat_reads_questions_until_eof(tmp_path: Path, folio_home: Path):
     assert out.returncode == 0, out.stderr
     assert "folio> " in out.stdout
     assert "(thinking off)" in out.stdout and "(new conversation)" in out.stdout
+
+
+def test_smoke_test_answers_one_question_offscreen(folio_home: Path):
+    out = run_folio("--smoke-test", home=folio_home)
+    assert out.returncode == 0, out.stderr
+    assert "smoke test ok" in out.stdout

@@ -88,3 +88,11 @@ def test_configured_model_wins_over_demo(tmp_path: Path):
     model.write_bytes(b"GGUF")
     assert model_locator.resolve_model(None, str(model)) == model
     assert model_locator.resolve_model(str(model), "/elsewhere.gguf") == model
+
+
+def test_window_without_a_display_is_one_clear_line(folio_home: Path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    line = one_line_error(run_folio(home=folio_home))
+    assert "No display found" in line and "folio chat" in line

@@ -1,0 +1,579 @@
+"""The conversation transcript: one widget per message in a scroll area that follows the answer.
+
+Each message is its own auto-height `QTextBrowser`, so a streamed answer re-renders only itself:
+a transcript of finished 100 KB answers costs nothing per tick. Deltas are only buffered; a
+50 ms single-shot timer redraws the streaming message at most 20 times a second, because
+Markdown layout, not the model, is what would otherwise eat the UI thread.
+
+Markdown goes through Qt's own importer (no extra dependency). Fenced code blocks are cut out
+first and rendered by hand, since Qt renders a fence as bare monospace lines with no background
+and nowhere to hang a "Copy" link; an unterminated fence (mid-stream) runs to the end, as it
+will once closed. Page locators become `cite:` links by a regex pass that skips code, so the
+main window can jump to the page without the model having to emit links itself.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QFontDatabase, QPalette, QTextDocument
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+#: ≤ 20 Hz, matching EngineWorker's coalescing: smooth to read, cheap to lay out.
+REDRAW_INTERVAL_MS = 50
+
+NOTICES = {
+    "cancelled": "Stopped",
+    "length": "Cut off: answer length limit reached",
+    "context_full": "Cut off: the context is full",
+}
+
+_PAGE = r"(?:\d+|[ivxlcdm]+|[IVXLCDM]+)"
+_CITATION = re.compile(
+    rf"\[[Pp]ages?\s+(?P<bp>{_PAGE})(?:\s*[-–]\s*{_PAGE})?\](?!\()"
+    r"|\bpp?\.\s?(?P<pp>\d+|[ivxlcdm]+\b)(?:\s?[-–]\s?(?:\d+|[ivxlcdm]+\b))?"
+    r"|§§?\s?(?P<sp>\d+(?:\.\d+)*)(?:\s?[-–]\s?\d+(?:\.\d+)*)?"
+)
+#: Inline code, existing links and autolinks: a locator inside them must stay as written.
+_NO_LINKS = re.compile(r"(`+).+?(?<!`)\1(?!`)|\[[^\]\n]*\]\([^)\n]*\)|<https?://[^>\s]*>", re.S)
+_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*")
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S)
+_STYLE = "<style>p, li { white-space: pre-wrap; }</style>"
+_PLACEHOLDER = "FOLIOCODEBLOCK"
+_HEADING = re.compile(r"font-size:(xx-large|x-large|large);")
+_HEADING_SIZES = {"xx-large": "x-large", "x-large": "large", "large": "medium"}
+
+_KEYWORDS = frozenset(
+    "and as async await break case catch class const continue def del elif else enum except"
+    " export extends false final fn for from func function if impl import in interface is"
+    " lambda let match mut new nil none not null or pass pub raise return self static struct"
+    " switch this throw true try type use var while with yield None True False".split()
+)
+_COMMENT_PREFIX = {
+    **dict.fromkeys("python py bash sh shell zsh yaml yml toml r ruby perl".split(), "#"),
+    **dict.fromkeys("c cpp c++ java js javascript ts typescript go rust rs swift cs".split(), "//"),
+    **dict.fromkeys("sql lua haskell".split(), "--"),
+}
+
+
+@dataclass(frozen=True)
+class _Theme:
+    """Colours derived from the palette at render time, so dark and light themes both work."""
+
+    muted: str
+    code_bg: str
+    link: str
+    string: str
+    number: str
+    mono: str
+
+    @classmethod
+    def of(cls, palette: QPalette) -> _Theme:
+        base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
+        dark = base.lightness() < 128
+        placeholder = palette.color(QPalette.ColorRole.PlaceholderText)
+        return cls(
+            # Placeholder text is often translucent; HTML colours are not, so blend it in.
+            muted=_mix(base, placeholder, placeholder.alphaF()),
+            code_bg=_mix(base, text, 0.07),
+            link=palette.color(QPalette.ColorRole.Link).name(),
+            string="#98c379" if dark else "#2e7d32",
+            number="#d19a66" if dark else "#a05a00",
+            mono=QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont).family(),
+        )
+
+
+def _mix(a: QColor, b: QColor, t: float) -> str:
+    mixed = [round(x + (y - x) * t) for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True)]
+    return QColor(*mixed).name()
+
+
+def _split_fences(markdown: str) -> list[tuple[str, str, str | None]]:
+    """(raw, lang, code) per segment, code None for prose. An unclosed fence runs to the end,
+    which is how a code block still being streamed should look."""
+    segments: list[tuple[str, str, str | None]] = []
+    lines = markdown.splitlines(keepends=True)
+    i = start = 0
+    while i < len(lines):
+        opening = _FENCE_OPEN.fullmatch(lines[i].rstrip("\r\n"))
+        if not opening:
+            i += 1
+            continue
+        if start < i:
+            segments.append(("".join(lines[start:i]), "", None))
+        fence = opening.group(1)
+        close = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*")
+        end = next((j for j in range(i + 1, len(lines)) if close.fullmatch(lines[j])), len(lines))
+        code = "".join(lines[i + 1 : end])
+        segments.append(("".join(lines[i : end + 1]), opening.group(2), code))
+        i = start = end + 1
+    if start < len(lines):
+        segments.append(("".join(lines[start:]), "", None))
+    return segments
+
+
+def _cite(match: re.Match[str]) -> str:
+    target = match.group("bp") or match.group("pp") or match.group("sp")
+    label = match.group().replace("[", "\\[").replace("]", "\\]")
+    return f"[{label}](cite:{target})"
+
+
+def _link_prose(text: str) -> str:
+    parts, pos = [], 0
+    for skip in _NO_LINKS.finditer(text):
+        parts += [_CITATION.sub(_cite, text[pos : skip.start()]), skip.group()]
+        pos = skip.end()
+    parts.append(_CITATION.sub(_cite, text[pos:]))
+    return "".join(parts)
+
+
+def link_citations(markdown: str) -> str:
+    """Turn `[Page 17]`, `p. 17`, `pp. 3–5` and `§ 12.3` into `cite:` links, outside code."""
+    return "".join(
+        raw if code is not None else _link_prose(raw) for raw, _, code in _split_fences(markdown)
+    )
+
+
+@cache
+def _token_re(comment: str | None) -> re.Pattern[str]:
+    comment_alt = rf"(?P<comment>{re.escape(comment)}[^\n]*)|" if comment else ""
+    return re.compile(
+        comment_alt + r"(?P<string>\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*')"
+        r"|(?P<number>\b\d+(?:\.\d+)?\b)|(?P<word>\b[A-Za-z_]\w*\b)"
+    )
+
+
+def _highlight(code: str, lang: str, theme: _Theme) -> str:
+    """Escape `code` for HTML with keywords, strings, numbers and line comments coloured: a
+    line-based regex, not a parser, because a hint of structure is all a chat answer needs."""
+    styles = {
+        "comment": f"color:{theme.muted}; font-style:italic;",
+        "string": f"color:{theme.string};",
+        "number": f"color:{theme.number};",
+        "word": f"color:{theme.link}; font-weight:600;",
+    }
+    out, pos = [], 0
+    for m in _token_re(_COMMENT_PREFIX.get(lang.lower())).finditer(code):
+        if m.lastgroup == "word" and m.group() not in _KEYWORDS:
+            continue
+        style = styles[m.lastgroup or "word"]
+        out += [
+            html.escape(code[pos : m.start()]),
+            f'<span style="{style}">{html.escape(m.group())}</span>',
+        ]
+        pos = m.end()
+    out.append(html.escape(code[pos:]))
+    return "".join(out)
+
+
+def _code_html(lang: str, code: str, index: int, theme: _Theme) -> str:
+    return (
+        f'<table width="100%" cellspacing="0" cellpadding="6" bgcolor="{theme.code_bg}"'
+        ' style="margin-top:6px; margin-bottom:6px;">'
+        f'<tr><td><span style="color:{theme.muted};">{html.escape(lang)}</span></td>'
+        f'<td align="right"><a href="copy-code:{index}">Copy</a></td></tr><tr><td colspan="2">'
+        f"<pre style=\"margin:0; white-space:pre-wrap; font-family:'{theme.mono}';\">"
+        f"{_highlight(code.removesuffix(chr(10)), lang, theme)}</pre></td></tr></table>"
+    )
+
+
+def render_markdown(markdown: str, palette: QPalette) -> tuple[str, list[str]]:
+    """HTML for an answer, and its code blocks' raw text (for the per-block "Copy" links).
+
+    All prose goes through one `setMarkdown` with each code block swapped for a placeholder
+    paragraph: one parse instead of one per segment, and a list split by a code block keeps
+    its numbering."""
+    theme = _Theme.of(palette)
+    prose, codes = [], []
+    for raw, lang, code in _split_fences(markdown):
+        if code is None:
+            prose.append(_link_prose(raw))
+        else:
+            prose.append(f"\n\n{_PLACEHOLDER}{len(codes)}\n\n")
+            codes.append((lang, code))
+    doc = QTextDocument()
+    doc.setMarkdown("".join(prose), QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
+    match = _BODY.search(doc.toHtml())
+    body = match.group(1) if match else ""
+    # Chat headings read better a step smaller than a document's.
+    body = _HEADING.sub(lambda m: f"font-size:{_HEADING_SIZES[m[1]]};", body)
+    table = (
+        f'<table border="1" style="margin-top:6px; margin-bottom:6px; border-color:{theme.muted};'
+    )
+    body = body.replace('<table border="1" style="', table)
+
+    def code_html(m: re.Match[str]) -> str:
+        index = int(m[1])
+        return _code_html(*codes[index], index, theme) if index < len(codes) else m[0]
+
+    return re.sub(rf"<p[^>]*>{_PLACEHOLDER}(\d+)</p>", code_html, body), [c for _, c in codes]
+
+
+def format_stats(stats: Mapping[str, object] | None) -> str:
+    """The muted line under an answer, e.g. "0.42 s to first token · 18.3 tok/s · 4,050 tokens
+    from cache (disk)"; what the engine did not measure is left out rather than shown as 0."""
+    if not stats:
+        return ""
+    parts = []
+    if isinstance(ttft := stats.get("ttft_s"), int | float):
+        parts.append(f"{ttft:.2f} s to first token")
+    if isinstance(rate := stats.get("decode_tokens_per_s"), int | float):
+        parts.append(f"{rate:.1f} tok/s")
+    if isinstance(cached := stats.get("cached_tokens"), int) and cached > 0:
+        source = stats.get("cache")
+        where = {"ram": " (RAM)", "disk": " (disk)"}.get(
+            source if isinstance(source, str) else "", ""
+        )
+        parts.append(f"{cached:,} tokens from cache{where}")
+    return " · ".join(parts)
+
+
+class _AutoHeightBrowser(QTextBrowser):
+    """A text browser exactly as tall as its document, so the outer scroll area does all the
+    scrolling: nested scrollbars in a transcript are a usability trap."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setOpenLinks(False)
+        self.viewport().setAutoFillBackground(False)  # the message's background shows through
+        self.document().setDocumentMargin(2)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+
+    def _fit(self) -> None:
+        height = math.ceil(self.document().size().height()) + 2 * self.frameWidth()
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        event.ignore()  # let the transcript scroll, not this scrollbar-less browser
+
+
+def _muted_label(text: str = "", *, italic: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+    label.setWordWrap(True)
+    font = label.font()
+    font.setItalic(italic)
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    label.setFont(font)
+    return label
+
+
+def _link_button(text: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setAutoRaise(True)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    return button
+
+
+class MessageWidget(QFrame):
+    """One message: body, and for the assistant a collapsible reasoning block, a cut-off
+    notice, a stats line and action buttons. The view decides which actions are shown."""
+
+    copy_clicked = Signal()
+    regenerate_clicked = Signal()
+    edit_clicked = Signal()
+    citation_clicked = Signal(str)
+
+    def __init__(self, role: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self.content = ""
+        self.reasoning = ""
+        self.streaming = False
+        self.code_blocks: list[str] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 6)
+        layout.setSpacing(4)
+        title = QLabel("You" if role == "user" else "Folio")
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        layout.addWidget(title)
+
+        self.reasoning_toggle = QToolButton()
+        self.reasoning_toggle.setText("Reasoning")
+        self.reasoning_toggle.setAutoRaise(True)
+        self.reasoning_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.reasoning_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.reasoning_toggle.clicked.connect(
+            lambda: self.set_reasoning_shown(self.reasoning_view.isHidden())
+        )
+        self.reasoning_view = _AutoHeightBrowser()
+        self.thinking_label = _muted_label("Thinking…", italic=True)
+        self.body = _AutoHeightBrowser()
+        self.body.anchorClicked.connect(self._on_anchor)
+        self.notice_label = _muted_label(italic=True)
+        for widget in (self.reasoning_toggle, self.reasoning_view, self.thinking_label):
+            widget.hide()
+            layout.addWidget(widget)
+        layout.addWidget(self.body)
+        layout.addWidget(self.notice_label)
+        self.notice_label.hide()
+
+        footer = QHBoxLayout()
+        footer.setContentsMargins(0, 0, 0, 0)
+        self.stats_label = _muted_label()
+        self.copy_button = _link_button("Copy")
+        self.regenerate_button = _link_button("Regenerate")
+        self.edit_button = _link_button("Edit")
+        footer.addWidget(self.stats_label, 1)
+        for button, signal in (
+            (self.copy_button, self.copy_clicked),
+            (self.regenerate_button, self.regenerate_clicked),
+            (self.edit_button, self.edit_clicked),
+        ):
+            button.clicked.connect(signal)
+            button.hide()
+            footer.addWidget(button)
+        layout.addLayout(footer)
+        for label in (title, self.notice_label, self.stats_label):
+            label.setContentsMargins(2, 0, 0, 0)  # line up with the browsers' document margin
+        self.copy_button.show()
+        if role == "user":
+            # Explicit: a child inherits the transcript's Base role, which would hide the tint.
+            self.setBackgroundRole(QPalette.ColorRole.Window)
+            self.setAutoFillBackground(True)
+        self._apply_palette()
+
+    def set_text(self, content: str, reasoning: str = "", *, streaming: bool = False) -> None:
+        """Re-render the whole message: called once per finished message, once per tick while
+        it streams, and when the theme changes (colours are baked into the HTML)."""
+        self.content, self.reasoning, self.streaming = content, reasoning, streaming
+        theme = _Theme.of(self.palette())
+        if self.role == "user":
+            self.body.setPlainText(content)
+        else:
+            body_html, self.code_blocks = render_markdown(content, self.palette())
+            self.body.setHtml(f"<html><head>{_STYLE}</head><body>{body_html}</body></html>")
+        self.body.setVisible(bool(content) or not streaming)
+        self.reasoning_toggle.setVisible(bool(reasoning))
+        muted = f'<p style="color:{theme.muted};">'
+        self.reasoning_view.setHtml(f"{_STYLE}{muted}{html.escape(reasoning.strip())}</p>")
+        self.thinking_label.setVisible(streaming and bool(reasoning) and not content)
+        self.copy_button.setVisible(not streaming)
+
+    def set_outcome(self, stats: Mapping[str, object] | None, finish_reason: str | None) -> None:
+        self.stats_label.setText(format_stats(stats))
+        self.notice_label.setText(NOTICES.get(finish_reason or "", ""))
+        self.notice_label.setVisible(bool(self.notice_label.text()))
+
+    def set_actions(self, *, regenerate: bool, edit: bool) -> None:
+        self.regenerate_button.setVisible(regenerate)
+        self.edit_button.setVisible(edit)
+
+    def set_reasoning_shown(self, shown: bool) -> None:
+        """Expand or collapse the reasoning block (collapsed by default: it is a side note)."""
+        self.reasoning_view.setVisible(shown)
+        self.reasoning_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
+
+    def _apply_palette(self) -> None:
+        if self.role == "user":
+            palette = self.palette()
+            base = palette.color(QPalette.ColorRole.Base)
+            tint = _mix(base, palette.color(QPalette.ColorRole.Highlight), 0.12)
+            palette.setColor(QPalette.ColorRole.Window, QColor(tint))
+            self.setPalette(palette)
+
+    def restyle(self) -> None:
+        self._apply_palette()
+        self.set_text(self.content, self.reasoning, streaming=self.streaming)
+
+    def _on_anchor(self, url: QUrl) -> None:
+        scheme, target = url.scheme(), url.path()
+        if scheme == "cite":
+            self.citation_clicked.emit(target)
+        elif scheme == "copy-code" and target.isdigit() and int(target) < len(self.code_blocks):
+            QApplication.clipboard().setText(self.code_blocks[int(target)])
+        elif scheme in ("http", "https"):
+            QDesktopServices.openUrl(url)
+
+
+class ChatView(QWidget):
+    """The transcript. It keeps no conversation state of its own beyond what it shows: the
+    main window owns the conversation and calls `set_messages` to switch or reload it."""
+
+    copy_requested = Signal(int)
+    regenerate_requested = Signal()
+    edit_requested = Signal()
+    citation_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._messages: list[MessageWidget] = []
+        self._streaming: MessageWidget | None = None
+        self._answer_parts: list[str] = []
+        self._reasoning_parts: list[str] = []
+        self._redraws = 0
+        self._follow = True
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self._redraw_streaming)
+        self._restyle_timer = QTimer(self)
+        self._restyle_timer.setSingleShot(True)
+        self._restyle_timer.setInterval(0)
+        self._restyle_timer.timeout.connect(self._restyle)
+
+        self._container = QWidget()
+        self._container.setBackgroundRole(QPalette.ColorRole.Base)
+        self._container.setAutoFillBackground(True)
+        self._column = QVBoxLayout(self._container)
+        self._column.setContentsMargins(16, 16, 16, 16)
+        self._column.setSpacing(12)
+        self._column.addStretch(1)
+        self._scroll = QScrollArea()
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._scroll.setWidget(self._container)
+        bar = self._scroll.verticalScrollBar()
+        bar.valueChanged.connect(lambda value: setattr(self, "_follow", value >= bar.maximum() - 8))
+        bar.rangeChanged.connect(lambda _low, high: self._follow and bar.setValue(high))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._scroll)
+
+    def set_messages(
+        self, messages: Sequence[tuple[str, str, str, dict | None, str | None]]
+    ) -> None:
+        """Replace the transcript, e.g. on switching conversation; each message renders once.
+        Any role but "user" is shown as the assistant's."""
+        self._stop_streaming()
+        for widget in self._messages:
+            widget.hide()  # deleteLater alone would leave it on screen until the next loop
+            widget.deleteLater()
+        self._messages = []
+        for role, content, reasoning, stats, finish_reason in messages:
+            widget = self._add(role)
+            widget.set_text(content, reasoning)
+            widget.set_outcome(stats, finish_reason)
+        self._refresh_actions()
+
+    def add_user_message(self, text: str) -> None:
+        self._add("user").set_text(text)
+        self._refresh_actions()
+
+    def begin_answer(self) -> None:
+        """Add the empty assistant message that `append_delta` will fill."""
+        if self._streaming is not None:
+            self.end_answer(None, "cancelled")
+        self._streaming = self._add("assistant")
+        self._streaming.set_text("", streaming=True)
+        self._refresh_actions()
+
+    def append_delta(self, answer: str, reasoning: str) -> None:
+        """Only buffers: the timer redraws, so a burst of deltas costs one layout."""
+        if self._streaming is None or not (answer or reasoning):
+            return
+        self._answer_parts.append(answer)
+        self._reasoning_parts.append(reasoning)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def end_answer(self, stats: dict | None, finish_reason: str) -> None:
+        """Final render of the streamed answer, with its stats and any cut-off notice."""
+        widget = self._streaming
+        if widget is None:
+            return
+        self._redraw_streaming(streaming=False)
+        widget.set_outcome(stats, finish_reason)
+        self._stop_streaming()
+        self._refresh_actions()
+
+    def message_count(self) -> int:
+        return len(self._messages)
+
+    def message(self, index: int) -> MessageWidget:
+        """The widget of message `index` (negative counts from the end), for callers and tests
+        that need its text or buttons."""
+        return self._messages[index]
+
+    def redraw_count(self) -> int:
+        return self._redraws
+
+    def _add(self, role: str) -> MessageWidget:
+        widget = MessageWidget(role)
+        widget.copy_clicked.connect(lambda: self._copy(widget))
+        widget.regenerate_clicked.connect(self.regenerate_requested)
+        widget.edit_clicked.connect(self.edit_requested)
+        widget.citation_clicked.connect(self.citation_clicked)
+        self._column.insertWidget(self._column.count() - 1, widget)
+        self._messages.append(widget)
+        self._follow = True  # a new message is the user's own doing: show it
+        return widget
+
+    def _redraw_streaming(self, *, streaming: bool = True) -> None:
+        widget = self._streaming
+        if widget is None:
+            return
+        self._timer.stop()
+        answer = "".join(self._answer_parts)
+        reasoning = "".join(self._reasoning_parts)
+        self._answer_parts, self._reasoning_parts = [answer], [reasoning]
+        started = time.perf_counter()
+        widget.set_text(answer, reasoning, streaming=streaming)
+        self._redraws += 1
+        # A huge answer can take longer to lay out than a tick: back off so that redrawing
+        # never takes more than a fifth of the UI thread's time.
+        spent_ms = (time.perf_counter() - started) * 1000
+        self._timer.setInterval(max(REDRAW_INTERVAL_MS, round(spent_ms * 4)))
+
+    def _stop_streaming(self) -> None:
+        self._timer.stop()
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._streaming = None
+        self._answer_parts, self._reasoning_parts = [], []
+
+    def _refresh_actions(self) -> None:
+        """Regenerate only on a final, finished answer; Edit only on the latest question."""
+        last_user = max((i for i, m in enumerate(self._messages) if m.role == "user"), default=-1)
+        count = len(self._messages)
+        for i, widget in enumerate(self._messages):
+            widget.set_actions(
+                regenerate=widget.role != "user" and i == count - 1 and not widget.streaming,
+                edit=i == last_user and i >= count - 2,
+            )
+
+    def _copy(self, widget: MessageWidget) -> None:
+        QApplication.clipboard().setText(widget.content)
+        self.copy_requested.emit(self._messages.index(widget))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # Deferred: this widget hears of a new palette before its children have resolved it.
+            self._restyle_timer.start()
+
+    def _restyle(self) -> None:
+        for widget in self._messages:
+            widget.restyle()

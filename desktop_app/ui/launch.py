@@ -1,0 +1,93 @@
+"""Start the desktop app: QApplication, the window, and `--smoke-test`.
+
+Kept apart from app.py so that the CLI never imports Qt.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from desktop_app import settings as settings_mod
+from desktop_app.core.model_locator import resolve_model
+from desktop_app.errors import FolioError
+
+SMOKE_QUESTION = "Say hello in one short sentence."
+SMOKE_TIMEOUT_MS = 180_000
+
+
+def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
+    """Open the window (with `files` in a new chat); returns the exit status."""
+    if smoke_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif _no_display():
+        raise FolioError(
+            "No display found for the window. Use 'folio chat' or 'folio ask' in a terminal, "
+            "or run Folio from a desktop session."
+        )
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from desktop_app.core.store import Store
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.session_host import SessionHost
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Folio")
+    settings = settings_mod.load()
+    try:
+        model_path = resolve_model(model, settings.model_path)
+        store = Store()
+    except FolioError as exc:
+        if smoke_test:
+            raise
+        QMessageBox.critical(None, "Folio", str(exc))
+        return 2
+    window = MainWindow(store, SessionHost(model_path, settings))
+    if files:
+        window.new_conversation()
+        window.add_files(list(files))
+    if smoke_test:
+        return _smoke(app, window)
+    window.show()
+    code = app.exec()
+    store.close()
+    return code
+
+
+def _smoke(app, window) -> int:
+    """Build the window, load the model, answer one short question, exit 0."""
+    from PySide6.QtCore import QTimer
+
+    from desktop_app.core.events import Done
+
+    outcome: dict[str, object] = {}
+
+    def finished(rid: int, value: object) -> None:
+        if isinstance(value, Done):
+            outcome["done"] = value
+            app.quit()
+
+    def failed(rid: int, message: str) -> None:
+        outcome["error"] = message
+        app.quit()
+
+    window.worker.finished.connect(finished)
+    window.worker.failed.connect(failed)
+    QTimer.singleShot(0, lambda: window.send(SMOKE_QUESTION))
+    QTimer.singleShot(SMOKE_TIMEOUT_MS, app.quit)
+    app.exec()
+    window.close()
+    done = outcome.get("done")
+    if isinstance(done, Done) and done.stats.decode_tokens > 0:
+        print(f"smoke test ok: {done.stats.decode_tokens} tokens, {done.stats.placement}")
+        return 0
+    print(f"smoke test failed: {outcome.get('error', 'no answer in time')}", file=sys.stderr)
+    return 1
+
+
+def _no_display() -> bool:
+    """On Linux, Qt aborts the process without a display; say so in one line instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

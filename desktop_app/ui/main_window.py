@@ -1,0 +1,418 @@
+"""The main window: conversations on the left, the chat in the middle, documents on the right.
+
+The window owns the `Store` (what the user creates) and an `EngineWorker`
+(the one thread that owns the model). Everything slow — loading the model,
+reading documents, prefill, answering — is a job on that worker; the window
+reacts to its signals. Each answer is tied to the conversation and message
+row it belongs to, so switching conversations mid-answer or closing the
+window never sends text to the wrong place or loses it: the user message is
+saved before the model starts and the answer is saved as it grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.documents import Document
+from desktop_app.core.events import Done
+from desktop_app.core.store import Store
+from desktop_app.ui.chat_view import ChatView
+from desktop_app.ui.composer import Composer
+from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
+from desktop_app.ui.engine_worker import EngineWorker
+from desktop_app.ui.session_host import NeedsPassword, Opened, SessionHost
+
+#: The growing answer is written to the database at least this often.
+SAVE_INTERVAL_MS = 1000
+
+
+@dataclass
+class _Answer:
+    """An answer in flight: where it is saved and what has arrived so far."""
+
+    conversation_id: int
+    message_id: int
+    answer: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, store: Store, host: SessionHost, worker: EngineWorker | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.host = host
+        self.worker = worker or EngineWorker(self)
+        self.conversation_id: int | None = None
+        self._answers: dict[int, _Answer] = {}
+        self._open_request: int | None = None
+        self._warm_request: int | None = None
+        #: Document loads in flight: request id -> (conversation, card key, path).
+        self._loading: dict[int, tuple[int | None, str, str]] = {}
+        self._thinking = host.settings.thinking
+        self.setWindowTitle("Folio")
+        self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self._build()
+        self._connect()
+        self._save_timer = QTimer(self, interval=SAVE_INTERVAL_MS, timeout=self._save_partial)
+        self._save_timer.start()
+        self._restore()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.search = QLineEdit(placeholderText="Search chats")
+        self.conversations = QListWidget()
+        self.new_button = QPushButton("New chat")
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.addWidget(self.new_button)
+        lay.addWidget(self.search)
+        lay.addWidget(self.conversations)
+        self.chat = ChatView()
+        self.composer = Composer()
+        middle = QWidget()
+        lay = QVBoxLayout(middle)
+        lay.addWidget(self.chat, 1)
+        lay.addWidget(self.composer)
+        self.documents = DocumentsPanel()
+        split = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (left, middle, self.documents):
+            split.addWidget(widget)
+            split.setStretchFactor(split.count() - 1, 1 if widget is middle else 0)
+        split.setSizes([240, 760, 300])
+        self.setCentralWidget(split)
+        self.model_label = QLabel("Loading model…")
+        self.context_meter = QProgressBar(maximumWidth=160, textVisible=True)
+        self.speed_label = QLabel("")
+        bar = self.statusBar()
+        bar.addWidget(self.model_label, 1)
+        bar.addPermanentWidget(self.speed_label)
+        bar.addPermanentWidget(self.context_meter)
+        for text, keys, slot in (
+            ("New chat", QKeySequence.StandardKey.New, self.new_conversation),
+            ("Attach…", QKeySequence.StandardKey.Open, self.attach_files),
+            ("Search", QKeySequence.StandardKey.Find, self.search.setFocus),
+        ):
+            action = QAction(text, self, shortcut=keys, triggered=slot)
+            self.addAction(action)
+
+    def _connect(self) -> None:
+        w = self.worker
+        w.delta.connect(self._on_delta)
+        w.progress.connect(self._on_progress)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.result.connect(self._on_result)
+        self.new_button.clicked.connect(self.new_conversation)
+        self.search.textChanged.connect(self._refresh_list)
+        self.conversations.currentItemChanged.connect(self._on_pick)
+        self.composer.send_requested.connect(self.send)
+        self.composer.stop_requested.connect(self.stop)
+        self.composer.draft_changed.connect(self._save_draft)
+        self.composer.thinking_toggled.connect(self._set_thinking)
+        self.composer.files_pasted.connect(self.add_files)
+        self.documents.files_dropped.connect(self.add_files)
+        self.documents.attach_requested.connect(self.attach_files)
+        self.documents.remove_requested.connect(self._remove_document)
+        self.documents.cancel_requested.connect(lambda: self.worker.cancel(self._warm_request))
+        self.chat.regenerate_requested.connect(self.regenerate)
+        self.chat.edit_requested.connect(self._edit_last)
+
+    # ------------------------------------------------------------ conversations
+    def _restore(self) -> None:
+        saved = self.store.state("open_conversation")
+        rows = self.store.list_conversations()
+        target = next((r.id for r in rows if saved and str(r.id) == saved), None)
+        if target is None:
+            target = rows[0].id if rows else self.store.create_conversation().id
+        self._refresh_list()
+        self.open_conversation(target)
+
+    def _refresh_list(self) -> None:
+        self.conversations.blockSignals(True)
+        self.conversations.clear()
+        for row in self.store.list_conversations(self.search.text()):
+            item = QListWidgetItem(row.title)
+            item.setData(Qt.ItemDataRole.UserRole, row.id)
+            self.conversations.addItem(item)
+            if row.id == self.conversation_id:
+                self.conversations.setCurrentItem(item)
+        self.conversations.blockSignals(False)
+
+    def _on_pick(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.open_conversation(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def new_conversation(self) -> None:
+        self.open_conversation(self.store.create_conversation().id)
+        self._refresh_list()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation at once; its session is prepared on the engine thread."""
+        self.worker.cancel(self._warm_request)
+        self.conversation_id = conversation_id
+        self.store.set_state("open_conversation", str(conversation_id))
+        messages = self.store.messages(conversation_id)
+        self.chat.set_messages(
+            [(m.role, m.content, m.reasoning, m.stats, m.finish_reason) for m in messages]
+        )
+        self.composer.set_text(self.store.draft(conversation_id))
+        docs = self.store.documents(conversation_id)
+        cards = [
+            self._card(d.sha256, d.title, d.type, d.pages, d.tokens, d.warnings, "loading")
+            for d in docs
+        ]
+        self.documents.set_cards(cards)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """(Re)open the model session for the current conversation, then pre-read documents."""
+        cid = self.conversation_id
+        assert cid is not None
+        paths = [d.path for d in self.store.documents(cid)]
+        msgs = self.store.messages(cid)
+        turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
+                 if u.role == "user" and a.role == "assistant"]  # fmt: skip
+        self._open_request = self.worker.call(lambda cancel: self.host.open(paths, turns))
+
+    # ------------------------------------------------------------------ asking
+    def send(self, text: str) -> None:
+        if self._answers or self.conversation_id is None:
+            return  # one answer at a time; the composer shows Stop meanwhile
+        cid = self.conversation_id
+        self.store.add_message(cid, "user", text)
+        self.chat.add_user_message(text)
+        self.composer.clear()
+        self.store.set_draft(cid, "")
+        self._start_answer(lambda c, q=text, t=self._thinking: self.host.ask(q, t, c))
+        self._retitle(cid, text)
+
+    def regenerate(self) -> None:
+        self._replace_last_answer(lambda c, t=self._thinking: self.host.regenerate(t, c))
+
+    def _edit_last(self) -> None:
+        msgs = self.store.messages(self.conversation_id or 0)
+        last_user = next((m for m in reversed(msgs) if m.role == "user"), None)
+        if last_user is None:
+            return
+        text, ok = QInputDialog.getMultiLineText(self, "Edit question", "Question:",
+                                                 last_user.content)  # fmt: skip
+        if ok and text.strip():
+            self.store.update_message(last_user.id, content=text)
+            self._replace_last_answer(
+                lambda c, q=text, t=self._thinking: self.host.edit_last(q, t, c)
+            )
+
+    def _replace_last_answer(self, job) -> None:
+        msgs = self.store.messages(self.conversation_id or 0)
+        if msgs and msgs[-1].role == "assistant":
+            self.store.delete_message(msgs[-1].id)
+        self._reload_chat()
+        self._start_answer(job)
+
+    def _reload_chat(self) -> None:
+        msgs = self.store.messages(self.conversation_id or 0)
+        self.chat.set_messages([(m.role, m.content, m.reasoning, m.stats, m.finish_reason)
+                                for m in msgs])  # fmt: skip
+
+    def _start_answer(self, job) -> None:
+        cid = self.conversation_id
+        assert cid is not None
+        row = self.store.add_message(cid, "assistant", "")
+        self.chat.begin_answer()
+        self.composer.set_busy(True)
+        rid = self.worker.submit(job)
+        self._answers[rid] = _Answer(cid, row.id)
+
+    def stop(self) -> None:
+        current = self.worker.current()
+        self.worker.cancel(current)
+
+    def _set_thinking(self, on: bool) -> None:
+        self._thinking = on
+
+    def _retitle(self, cid: int, text: str) -> None:
+        row = self.store.conversation(cid)
+        if row is not None and row.title == "New chat":
+            self.store.rename_conversation(cid, text.strip().splitlines()[0][:60])
+            self._refresh_list()
+
+    # --------------------------------------------------------------- documents
+    def attach_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Attach documents", str(Path.home()),
+            "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm);;All files (*)",
+        )  # fmt: skip
+        if paths:
+            self.add_files(paths)
+
+    def add_files(self, paths: list[str], password: str | None = None) -> None:
+        cid = self.conversation_id
+        for path in paths:
+            key = f"loading:{path}"
+            self.documents.update_card(
+                self._card(key, Path(path).name, "", None, None, (), "loading")
+            )
+            rid = self.worker.call(lambda c, p=path: self.host.load_document(p, password))
+            self._loading[rid] = (cid, key, path)
+
+    def _remove_document(self, key: str) -> None:
+        for row in self.store.documents(self.conversation_id or 0):
+            if row.sha256 == key:
+                self.store.detach_document(row.id)
+        self.documents.remove_card(key)
+        self._prepare()
+
+    @staticmethod
+    def _card(
+        key, name, kind, pages, tokens, warnings, state, verdict="", error=""
+    ) -> DocumentCard:
+        return DocumentCard(key=key, name=name, type=kind, pages=pages, tokens=tokens,
+                            verdict=verdict, warnings=tuple(warnings), state=state,
+                            error=error)  # fmt: skip
+
+    # ----------------------------------------------------------- worker events
+    def _on_delta(self, rid: int, answer: str, reasoning: str) -> None:
+        state = self._answers.get(rid)
+        if state is None:
+            return
+        state.answer.append(answer)
+        state.reasoning.append(reasoning)
+        if state.conversation_id == self.conversation_id:
+            self.chat.append_delta(answer, reasoning)
+
+    def _on_progress(self, rid: int, done: int, total: int, rate: float, eta: float) -> None:
+        if rid == self._warm_request or rid in self._answers:
+            label = "Reading documents" if rid == self._warm_request else "Reading"
+            self.documents.set_progress(done, total, rate, eta, label)
+
+    def _on_finished(self, rid: int, value: object) -> None:
+        self.documents.clear_progress()
+        state = self._answers.pop(rid, None)
+        if state is not None and isinstance(value, Done):
+            stats = value.stats.as_dict()
+            self.store.update_message(state.message_id, content=value.answer,
+                                      reasoning=value.reasoning, stats=stats,
+                                      finish_reason=value.finish_reason)  # fmt: skip
+            if state.conversation_id == self.conversation_id:
+                self.chat.end_answer(stats, value.finish_reason)
+                self.speed_label.setText(_speed(stats))
+                used = value.stats.prompt_tokens + value.stats.decode_tokens
+                self.context_meter.setValue(min(used, self.context_meter.maximum()))
+        if rid == self._warm_request:
+            self._warm_request = None
+        self.composer.set_busy(bool(self._answers))
+
+    def _on_result(self, rid: int, value: object) -> None:
+        if rid == self._open_request and isinstance(value, Opened):
+            self._on_opened(value)
+        elif rid in self._loading and isinstance(value, NeedsPassword):
+            _, key, _ = self._loading.pop(rid)
+            self.documents.remove_card(key)
+            self._ask_password(value.path, value.message)
+        elif rid in self._loading and isinstance(value, Document):
+            cid, key, _ = self._loading.pop(rid)
+            if cid is not None:
+                self.store.attach_document(cid, sha256=value.sha256, path=str(value.path),
+                                           title=value.path.name, type=value.type,
+                                           pages=value.pages, tokens=None,
+                                           warnings=value.warnings)  # fmt: skip
+            if cid == self.conversation_id:
+                self.documents.remove_card(key)
+                self._prepare()
+
+    def _on_opened(self, opened: Opened) -> None:
+        self.model_label.setText(f"{opened.model} · {opened.placement}")
+        self.context_meter.setRange(0, opened.n_ctx)
+        self.context_meter.setFormat(f"%v / {opened.n_ctx:,} tokens")
+        self.composer.set_thinking(self._thinking, supported=opened.thinking_supported)
+        cards = []
+        for d in self.store.documents(self.conversation_id or 0):
+            cards.append(self._card(d.sha256, d.title, d.type, d.pages, d.tokens,
+                                    tuple(d.warnings), "ready", verdict=opened.plan))  # fmt: skip
+        self.documents.set_cards(cards)
+        if cards and opened.plan_mode == "whole":
+            self._warm_request = self.worker.submit(lambda c: self.host.warm_up(c))
+
+    def _on_failed(self, rid: int, message: str) -> None:
+        self.documents.clear_progress()
+        if rid in self._loading:
+            _, key, path = self._loading.pop(rid)
+            self.documents.update_card(self._card(key, Path(path).name, "", None, None, (),
+                                                  "error", error=message))  # fmt: skip
+            return
+        state = self._answers.pop(rid, None)
+        if state is not None:
+            self.store.update_message(state.message_id, content="".join(state.answer),
+                                      finish_reason="error")  # fmt: skip
+            self.composer.set_busy(bool(self._answers))
+        if rid == self._open_request:
+            self.model_label.setText(f"Model not ready: {message}")
+        QMessageBox.warning(self, "Folio", message)
+
+    def _ask_password(self, path: str, message: str) -> None:
+        password, ok = QInputDialog.getText(self, "Password", message,
+                                            QLineEdit.EchoMode.Password)  # fmt: skip
+        if ok:
+            self.add_files([path], password)
+
+    # ------------------------------------------------------------- persistence
+    def _save_partial(self) -> None:
+        """Save every growing answer (at least once a second): a crash loses little."""
+        for state in self._answers.values():
+            self.store.update_message(state.message_id, content="".join(state.answer),
+                                      reasoning="".join(state.reasoning))  # fmt: skip
+
+    def _save_draft(self, text: str) -> None:
+        if self.conversation_id is not None:
+            self.store.set_draft(self.conversation_id, text)
+
+    # ------------------------------------------------------------ drag & drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.add_files(paths)
+            event.acceptProposedAction()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        """Stop cleanly: the answer in flight ends within a token and is saved."""
+        if self.conversation_id is not None:
+            self.store.set_draft(self.conversation_id, self.composer.text())
+        self.worker.shutdown()  # delivers the final deltas and `finished` before returning
+        self._save_partial()
+        self.host.close()
+        event.accept()
+
+
+def _speed(stats: dict) -> str:
+    ttft = stats.get("ttft_s")
+    tps = stats.get("decode_tokens_per_s")
+    parts = []
+    if isinstance(ttft, float):
+        parts.append(f"{ttft:.2f} s to first token")
+    if isinstance(tps, float):
+        parts.append(f"{tps:.1f} tok/s")
+    return " · ".join(parts)

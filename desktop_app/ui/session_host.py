@@ -1,0 +1,107 @@
+"""The app's model side, touched only by jobs on the engine thread.
+
+The window never calls these methods itself: it wraps them in jobs for the
+`EngineWorker`, so loading a model, reading documents and answering all run
+on the one engine thread, one at a time, and the window only sees signals.
+Qt-free on purpose (it is plain Python over `ChatSession`), which also lets
+tests drive it without a display.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop_app.core import documents
+from desktop_app.core.documents import Document
+from desktop_app.core.model_locator import model_label
+from desktop_app.core.session import ChatSession
+from desktop_app.errors import PasswordRequired
+from desktop_app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What the window shows once a conversation's session is ready."""
+
+    model: str
+    placement: str
+    n_ctx: int
+    plan: str
+    plan_mode: str
+    thinking_supported: bool
+
+
+@dataclass(frozen=True)
+class NeedsPassword:
+    """An encrypted document: the window asks for the password and tries again."""
+
+    path: str
+    message: str
+
+
+class SessionHost:
+    def __init__(self, model_path: Path, settings: Settings) -> None:
+        self.model_path = model_path
+        self.settings = settings
+        self.session: ChatSession | None = None
+        #: Passwords given this run, so reopening a conversation needs no new prompt.
+        #: Kept in memory only (encrypted documents are never cached on disk either).
+        self._passwords: dict[str, str] = {}
+
+    def load_document(self, path: str, password: str | None = None) -> Document | NeedsPassword:
+        password = password or self._passwords.get(path)
+        try:
+            doc = documents.load(
+                path, password, max_bytes=self.settings.max_document_mb * 1024 * 1024
+            )
+        except PasswordRequired as exc:
+            return NeedsPassword(path, str(exc))
+        if password:
+            self._passwords[path] = password
+        return doc
+
+    def open(self, paths: Sequence[str], turns: Sequence[tuple[str, str]]) -> Opened:
+        """(Re)open the session for a conversation's documents and turns.
+
+        The loaded engine is handed on and reused when it fits, so switching
+        conversations does not reload the model.
+        """
+        loaded = [self.load_document(p) for p in paths]
+        docs = [d for d in loaded if isinstance(d, Document)]
+        engine = self.session.engine if self.session else None
+        self.session = ChatSession.open(
+            self.model_path, self.settings, docs, engine=engine, turns=turns
+        )
+        engine = self.session.engine
+        return Opened(
+            model=model_label(self.model_path),
+            placement=str(engine.placement),
+            n_ctx=engine.n_ctx,
+            plan=self.session.plan.summary() if docs else "",
+            plan_mode=self.session.plan.mode,
+            thinking_supported=engine.template.supports_thinking,
+        )
+
+    def warm_up(self, cancel: threading.Event) -> Iterator[object]:
+        assert self.session is not None
+        yield from self.session.warm_up(cancel=cancel)
+
+    def ask(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
+        assert self.session is not None
+        yield from self.session.ask(question, thinking=thinking, cancel=cancel)
+
+    def regenerate(self, thinking: bool, cancel: threading.Event) -> Iterator[object]:
+        assert self.session is not None
+        yield from self.session.regenerate(thinking=thinking, cancel=cancel)
+
+    def edit_last(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
+        assert self.session is not None
+        yield from self.session.edit_last(question, thinking=thinking, cancel=cancel)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
