@@ -54,6 +54,8 @@ class Settings:
     checkpoint_ram_mb: int = 1024
     #: Disk for saved document states (re-opening a document skips reading it).
     state_cache_gb: float = 20.0
+    #: "system" (follow the desktop), "light" or "dark".
+    theme: str = "system"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -354,7 +354,7 @@ class MessageWidget(QFrame):
             button.hide()
             footer.addWidget(button)
         layout.addLayout(footer)
-        for label in (title, self.notice_label, self.stats_label):
+        for label in (title, self.thinking_label, self.notice_label, self.stats_label):
             label.setContentsMargins(2, 0, 0, 0)  # line up with the browsers' document margin
         self.copy_button.show()
         if role == "user":
