@@ -36,6 +36,7 @@ from desktop_app.core.documents import Document
 from desktop_app.core.events import Done
 from desktop_app.core.store import Store
 from desktop_app.ui.chat_view import ChatView
+from desktop_app.ui.citations import CitationLookup
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
 from desktop_app.ui.engine_worker import EngineWorker
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         #: Document loads in flight: request id -> (conversation, card key, path).
         self._loading: dict[int, tuple[int | None, str, str]] = {}
         self._thinking = host.settings.thinking
+        self._citations = CitationLookup()
         self.setWindowTitle("Folio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
             ("New chat", QKeySequence.StandardKey.New, self.new_conversation),
             ("Attach…", QKeySequence.StandardKey.Open, self.attach_files),
             ("Search", QKeySequence.StandardKey.Find, self.search.setFocus),
+            ("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop),
         ):
             action = QAction(text, self, shortcut=keys, triggered=slot)
             self.addAction(action)
@@ -136,6 +139,14 @@ class MainWindow(QMainWindow):
         self.documents.cancel_requested.connect(lambda: self.worker.cancel(self._warm_request))
         self.chat.regenerate_requested.connect(self.regenerate)
         self.chat.edit_requested.connect(self._edit_last)
+        self.chat.citation_clicked.connect(self._show_citation)
+        self._citations.found.connect(self._on_citation)
+        self.conversations.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for text, slot in (
+            ("Rename…", self.rename_conversation),
+            ("Delete", self.delete_conversation),
+        ):
+            self.conversations.addAction(QAction(text, self.conversations, triggered=slot))
 
     # ------------------------------------------------------------ conversations
     def _restore(self) -> None:
@@ -161,6 +172,33 @@ class MainWindow(QMainWindow):
     def _on_pick(self, item: QListWidgetItem | None) -> None:
         if item is not None:
             self.open_conversation(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def rename_conversation(self) -> None:
+        row = self.store.conversation(self.conversation_id or 0)
+        if row is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=row.title)
+        if ok and title.strip():
+            self.store.rename_conversation(row.id, title.strip())
+            self._refresh_list()
+
+    def delete_conversation(self) -> None:
+        cid = self.conversation_id
+        row = self.store.conversation(cid or 0)
+        if row is None:
+            return
+        answer = QMessageBox.question(
+            self, "Delete chat", f"Delete “{row.title}” and its messages?"
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        for rid, state in list(self._answers.items()):
+            if state.conversation_id == cid:
+                self.worker.cancel(rid)
+        self.store.delete_conversation(row.id)
+        rows = self.store.list_conversations()
+        self.open_conversation(rows[0].id if rows else self.store.create_conversation().id)
+        self._refresh_list()
 
     def new_conversation(self) -> None:
         self.open_conversation(self.store.create_conversation().id)
@@ -374,6 +412,17 @@ class MainWindow(QMainWindow):
                                             QLineEdit.EchoMode.Password)  # fmt: skip
         if ok:
             self.add_files([path], password)
+
+    def _show_citation(self, label: str) -> None:
+        paths = [d.path for d in self.store.documents(self.conversation_id or 0)]
+        self._citations.look_up(paths, label)
+
+    def _on_citation(self, label: str, where: str, text: str) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle(f"Page or section {label}")
+        box.setText(where or f"“{label}” is not a page or section of the attached documents.")
+        box.setDetailedText(text)
+        box.show()
 
     # ------------------------------------------------------------- persistence
     def _save_partial(self) -> None:

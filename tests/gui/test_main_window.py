@@ -136,3 +136,38 @@ def test_regenerate_replaces_the_last_answer(qtbot, make_window):
     messages = window.store.messages(window.conversation_id)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[-1].content == "A regenerated answer."
+
+
+def test_citation_shows_the_cited_page(qtbot, make_window, tmp_path: Path):
+    from desktop_app.ui.citations import find_unit
+    from tests.fixtures.pdf_factory import make_pdf
+
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(make_pdf(["Cover page.", "Clause 2: the fee is 1,250 euros."]))
+    where, text = find_unit([str(pdf)], "2")
+    assert where == "contract.pdf, [Page 2]" and "1,250 euros" in text
+    assert find_unit([str(pdf)], "99") == ("", "")
+    window = make_window()
+    window.add_files([str(pdf)])
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
+    with qtbot.waitSignal(window._citations.found, timeout=5000) as blocker:
+        window.chat.citation_clicked.emit("2")
+    assert blocker.args[1] == "contract.pdf, [Page 2]"
+
+
+def test_rename_and_delete_conversations(qtbot, make_window, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    window = make_window()
+    first = window.conversation_id
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Contract review", True))
+    window.rename_conversation()
+    assert window.store.conversation(first).title == "Contract review"
+    assert window.conversations.item(0).text() == "Contract review"
+    window.new_conversation()
+    second = window.conversation_id
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)  # fmt: skip
+    window.delete_conversation()
+    assert window.store.conversation(second) is None
+    assert window.conversation_id == first
