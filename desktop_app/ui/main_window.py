@@ -378,7 +378,13 @@ class MainWindow(QMainWindow):
                 self.documents.remove_card(key)
                 self._prepare()
 
+    @property
+    def preparing(self) -> bool:
+        """True while the session is being opened or the documents pre-read."""
+        return self._open_request is not None or self._warm_request is not None
+
     def _on_opened(self, opened: Opened) -> None:
+        self._open_request = None
         self.model_label.setText(f"{opened.model} · {opened.placement}")
         self.context_meter.setRange(0, opened.n_ctx)
         self.context_meter.setFormat(f"%v / {opened.n_ctx:,} tokens")
@@ -404,6 +410,7 @@ class MainWindow(QMainWindow):
                                       finish_reason="error")  # fmt: skip
             self.composer.set_busy(bool(self._answers))
         if rid == self._open_request:
+            self._open_request = None
             self.model_label.setText(f"Model not ready: {message}")
         QMessageBox.warning(self, "Folio", message)
 
