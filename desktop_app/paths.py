@@ -8,6 +8,7 @@ Tests set `FOLIO_HOME` to a temp dir so they never touch a real profile.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -62,3 +63,10 @@ def models_dir() -> Path:
     path = data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def resource_path(name: str) -> Path:
+    """A file from resources/, in a source checkout and in a frozen (PyInstaller) build."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    root = Path(frozen_root) if frozen_root else Path(__file__).resolve().parents[1]
+    return root / "resources" / name

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from desktop_app import paths
 from desktop_app import settings as settings_mod
 from desktop_app.core.model_locator import resolve_model
 from desktop_app.errors import FolioError
@@ -26,6 +27,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
             "No display found for the window. Use 'folio chat' or 'folio ask' in a terminal, "
             "or run Folio from a desktop session."
         )
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from desktop_app.core.store import Store
@@ -34,6 +36,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Folio")
+    app.setWindowIcon(QIcon(str(paths.resource_path("folio.svg"))))
     settings = settings_mod.load()
     try:
         model_path = resolve_model(model, settings.model_path)

@@ -11,6 +11,7 @@ saved before the model starts and the answer is saved as it grows.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -391,6 +392,8 @@ class MainWindow(QMainWindow):
         self.composer.set_thinking(self._thinking, supported=opened.thinking_supported)
         cards = []
         for d in self.store.documents(self.conversation_id or 0):
+            pages, tokens = opened.document_sizes.get(d.sha256, (d.pages, d.tokens))
+            d = dataclasses.replace(d, pages=pages, tokens=tokens)
             cards.append(self._card(d.sha256, d.title, d.type, d.pages, d.tokens,
                                     tuple(d.warnings), "ready", verdict=opened.plan))  # fmt: skip
         self.documents.set_cards(cards)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core import documents
@@ -32,6 +32,8 @@ class Opened:
     plan: str
     plan_mode: str
     thinking_supported: bool
+    #: sha256 -> (pages, tokens) of each document, for the document cards.
+    document_sizes: dict[str, tuple[int | None, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class SessionHost:
             plan=self.session.plan.summary() if docs else "",
             plan_mode=self.session.plan.mode,
             thinking_supported=engine.template.supports_thinking,
+            document_sizes={
+                d.sha256: (d.pages, n)
+                for d, n in zip(docs, self.session.plan.document_tokens, strict=True)
+            },
         )
 
     def warm_up(self, cancel: threading.Event) -> Iterator[object]:
