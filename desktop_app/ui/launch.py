@@ -33,6 +33,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     from desktop_app.core.store import Store
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.session_host import SessionHost
+    from desktop_app.ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Folio")
@@ -46,6 +47,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
             raise
         QMessageBox.critical(None, "Folio", str(exc))
         return 2
+    apply_theme(app, settings.theme)
     window = MainWindow(store, SessionHost(model_path, settings))
     if files:
         window.new_conversation()

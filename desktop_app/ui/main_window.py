@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -33,15 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app import settings as settings_mod
 from desktop_app.core.documents import Document
 from desktop_app.core.events import Done
+from desktop_app.core.model_locator import resolve_model
 from desktop_app.core.store import Store
+from desktop_app.errors import FolioError
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.citations import CitationLookup
 from desktop_app.ui.composer import Composer
+from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
 from desktop_app.ui.engine_worker import EngineWorker
 from desktop_app.ui.session_host import NeedsPassword, Opened, SessionHost
+from desktop_app.ui.theme import apply_theme
 
 #: The growing answer is written to the database at least this often.
 SAVE_INTERVAL_MS = 1000
@@ -115,6 +121,7 @@ class MainWindow(QMainWindow):
             ("Attach…", QKeySequence.StandardKey.Open, self.attach_files),
             ("Search", QKeySequence.StandardKey.Find, self.search.setFocus),
             ("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop),
+            ("Settings…", QKeySequence("Ctrl+,"), self.open_settings),
         ):
             action = QAction(text, self, shortcut=keys, triggered=slot)
             self.addAction(action)
@@ -422,6 +429,24 @@ class MainWindow(QMainWindow):
                                             QLineEdit.EchoMode.Password)  # fmt: skip
         if ok:
             self.add_files([path], password)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.host.settings, self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        new = dialog.result_settings()
+        settings_mod.save(new)
+        apply_theme(QApplication.instance(), new.theme)
+        try:
+            model_path = resolve_model(new.model_path, None)
+        except FolioError as exc:
+            QMessageBox.warning(self, "Folio", str(exc))
+            return
+        if needs_reload(self.host.settings, new):
+            self.model_label.setText("Reloading the model with the new settings…")
+        self.worker.call(lambda c: self.host.reconfigure(model_path, new))
+        self._thinking = new.thinking
+        self._prepare()  # the system prompt or sampling may have changed too
 
     def _show_citation(self, label: str) -> None:
         paths = [d.path for d in self.store.documents(self.conversation_id or 0)]

@@ -91,6 +91,13 @@ class SessionHost:
             },
         )
 
+    def reconfigure(self, model_path: Path, settings: Settings) -> None:
+        """New settings from the dialog; a different model file drops the loaded one."""
+        if model_path != self.model_path:
+            self.close()
+        self.model_path = model_path
+        self.settings = settings
+
     def warm_up(self, cancel: threading.Event) -> Iterator[object]:
         assert self.session is not None
         yield from self.session.warm_up(cancel=cancel)

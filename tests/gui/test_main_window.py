@@ -171,3 +171,20 @@ def test_rename_and_delete_conversations(qtbot, make_window, monkeypatch):
     window.delete_conversation()
     assert window.store.conversation(second) is None
     assert window.conversation_id == first
+
+
+def test_settings_change_reconfigures_the_session(qtbot, make_window, monkeypatch):
+    from desktop_app import settings as settings_mod
+    from desktop_app.ui.dialogs.settings_dialog import SettingsDialog
+    from tests.fixtures.gguf_factory import smollm2_path
+
+    window = make_window()
+    changed = settings_mod.Settings(model_path=str(smollm2_path()), system_prompt="Be brief.")
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: SettingsDialog.DialogCode.Accepted)
+    monkeypatch.setattr(SettingsDialog, "result_settings", lambda self: changed)
+    opened = len(window.host.opened)
+    window.open_settings()
+    qtbot.waitUntil(lambda: len(window.host.opened) > opened)
+    assert settings_mod.load().system_prompt == "Be brief."
+    assert window.host.settings.system_prompt == "Be brief."
+    assert window.host.model_path == smollm2_path()

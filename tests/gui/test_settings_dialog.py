@@ -1,0 +1,180 @@
+"""The Settings dialog round-trips every field, validates the model file, and themes apply."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QPushButton
+
+from desktop_app.settings import DEFAULT_SYSTEM_PROMPT, Settings
+from desktop_app.ui.dialogs.settings_dialog import (
+    RELOAD_FIELDS,
+    RELOAD_MESSAGE,
+    SettingsDialog,
+    needs_reload,
+)
+from desktop_app.ui.theme import apply_theme
+from tests.fixtures.gguf_factory import smollm2_path
+
+
+def _dialog(qtbot, settings: Settings | None = None) -> SettingsDialog:
+    dialog = SettingsDialog(settings or Settings())
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def _accepted(dialog: SettingsDialog) -> Settings:
+    dialog.accept()
+    return dialog.result_settings()
+
+
+def test_shows_the_given_values(qtbot) -> None:
+    given = Settings(
+        n_ctx=8192,
+        gpu_layers=12,
+        n_threads=6,
+        flash_attn="off",
+        kv_cache_type="q8_0",
+        thinking=True,
+        max_answer_tokens=1024,
+        system_prompt="Be brief.",
+        max_document_mb=50,
+        checkpoint_ram_mb=2048,
+        state_cache_gb=0.0,
+        theme="dark",
+    )
+    dialog = _dialog(qtbot, given)
+    assert not dialog.ctx_auto.isChecked() and dialog.ctx_spin.value() == 8192
+    assert dialog.gpu_mode.currentText() == "Number" and dialog.gpu_spin.value() == 12
+    assert dialog.threads_spin.value() == 6
+    assert dialog.flash_attn.currentText() == "off"
+    assert dialog.kv_cache.currentText() == "q8_0"
+    assert dialog.thinking.isChecked()
+    assert dialog.system_prompt.toPlainText() == "Be brief."
+    assert dialog.state_cache_gb.text() == "Off"
+    assert dialog.theme.currentText() == "Dark"
+    assert not dialog.reload_hint.isVisibleTo(dialog)
+    # Nothing edited: OK hands back exactly what came in.
+    assert _accepted(dialog) == given
+
+
+def test_context_length_from_auto_to_fixed(qtbot) -> None:
+    dialog = _dialog(qtbot)
+    assert dialog.ctx_auto.isChecked() and not dialog.ctx_spin.isEnabled()
+    dialog.ctx_auto.setChecked(False)
+    dialog.ctx_spin.setValue(16384)
+    assert dialog.reload_hint.isVisibleTo(dialog)
+    assert dialog.reload_hint.text() == RELOAD_MESSAGE
+    assert _accepted(dialog).n_ctx == 16384
+
+
+@pytest.mark.parametrize(
+    ("mode", "number", "expected"),
+    [("Off (CPU only)", None, 0), ("Auto", None, None), ("Number", 20, 20)],
+)
+def test_gpu_layers_modes(qtbot, mode: str, number: int | None, expected: int | None) -> None:
+    dialog = _dialog(qtbot, Settings(gpu_layers=5))
+    dialog.gpu_mode.setCurrentText(mode)
+    assert dialog.gpu_spin.isEnabled() == (mode == "Number")
+    if number is not None:
+        dialog.gpu_spin.setValue(number)
+    assert _accepted(dialog).gpu_layers == expected
+
+
+def test_model_default_preset_empties_overrides(qtbot) -> None:
+    dialog = _dialog(qtbot, Settings(sampling={"temperature": 0.5, "top_k": 10}))
+    assert dialog.preset.currentText() == "Custom"
+    dialog.preset.setCurrentText("Model default")
+    assert not dialog.sampling_spins["temperature"].isEnabled()
+    assert _accepted(dialog).sampling == {}
+
+
+def test_precise_preset(qtbot) -> None:
+    dialog = _dialog(qtbot)
+    dialog.preset.setCurrentText("Precise")
+    assert _accepted(dialog).sampling == {"temperature": 0.2, "top_p": 0.9}
+
+
+def test_custom_sampling(qtbot) -> None:
+    dialog = _dialog(qtbot)
+    dialog.preset.setCurrentText("Custom")
+    assert dialog.sampling_spins["temperature"].isEnabled()
+    dialog.sampling_spins["temperature"].setValue(0.3)
+    dialog.sampling_spins["top_k"].setValue(25)
+    sampling = _accepted(dialog).sampling
+    assert sampling["temperature"] == 0.3
+    assert sampling["top_k"] == 25 and isinstance(sampling["top_k"], int)
+    assert set(sampling) == {
+        "temperature",
+        "top_k",
+        "top_p",
+        "min_p",
+        "presence_penalty",
+        "repeat_penalty",
+    }
+
+
+def test_system_prompt_reset(qtbot) -> None:
+    dialog = _dialog(qtbot, Settings(system_prompt="Talk like a pirate."))
+    reset = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Reset")
+    reset.click()
+    assert _accepted(dialog).system_prompt == DEFAULT_SYSTEM_PROMPT
+
+
+def test_bad_model_file_shows_the_error(qtbot, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(os.urandom(4096))
+    dialog = _dialog(qtbot)
+    dialog.model_edit.setText(str(bad))
+    qtbot.waitUntil(lambda: "broken.gguf" in dialog.model_status.text())
+    assert "color" in dialog.model_status.styleSheet()
+    assert dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+    assert _accepted(dialog).model_path == str(bad)
+
+
+def test_demo_model_is_described(qtbot) -> None:
+    dialog = _dialog(qtbot, Settings(model_path=str(smollm2_path())))
+    assert "llama" in dialog.model_status.text()
+    assert "8,192 tokens" in dialog.model_status.text()
+    assert dialog.model_status.styleSheet() == ""
+
+
+def test_empty_path_means_demo_model(qtbot) -> None:
+    dialog = _dialog(qtbot, Settings(model_path="/somewhere/model.gguf"))
+    dialog.model_edit.setText("  ")
+    qtbot.waitUntil(lambda: "llama" in dialog.model_status.text())
+    assert _accepted(dialog).model_path is None
+
+
+def test_needs_reload() -> None:
+    base = Settings()
+    assert needs_reload(base, base.replace(n_ctx=4096))
+    assert needs_reload(base, base.replace(model_path="/m.gguf"))
+    assert not needs_reload(base, base.replace(theme="dark"))
+    assert not needs_reload(base, base.replace(system_prompt="Hi."))
+    assert not needs_reload(base, base.replace(sampling={"temperature": 0.1}))
+    assert "checkpoint_ram_mb" in RELOAD_FIELDS
+
+
+def _lightness(app: QApplication) -> int:
+    return app.palette().color(QPalette.ColorRole.Window).lightness()
+
+
+def test_apply_theme(qapp: QApplication) -> None:
+    original = qapp.palette().color(QPalette.ColorRole.Window)
+    style = qapp.style().name()
+    try:
+        apply_theme(qapp, "dark")
+        assert _lightness(qapp) < 100
+        assert qapp.style().name().lower() == "fusion"
+        disabled = qapp.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        assert disabled != qapp.palette().color(QPalette.ColorRole.Text)
+        apply_theme(qapp, "light")
+        assert _lightness(qapp) > 200
+    finally:
+        apply_theme(qapp, "system")
+    assert qapp.palette().color(QPalette.ColorRole.Window) == original
+    assert qapp.style().name() == style
