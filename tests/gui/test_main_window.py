@@ -188,3 +188,38 @@ def test_settings_change_reconfigures_the_session(qtbot, make_window, monkeypatc
     assert settings_mod.load().system_prompt == "Be brief."
     assert window.host.settings.system_prompt == "Be brief."
     assert window.host.model_path == smollm2_path()
+
+
+def test_edit_last_question_resends_it(qtbot, make_window, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    window = make_window()
+    window.send("What is the fee?")
+    wait_idle(qtbot, window)
+    monkeypatch.setattr(QInputDialog, "getMultiLineText",
+                        lambda *a, **k: ("What is the deadline?", True))  # fmt: skip
+    window.chat.edit_requested.emit()
+    wait_idle(qtbot, window)
+    messages = window.store.messages(window.conversation_id)
+    assert [m.content for m in messages if m.role == "user"] == ["What is the deadline?"]
+    assert messages[-1].content.startswith("Answer to: What is the deadline?")
+
+
+def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from tests.fixtures.pdf_factory import encrypt, make_pdf
+
+    pdf = tmp_path / "secret.pdf"
+    pdf.write_bytes(encrypt(make_pdf(["Top secret fee: 9 euros."]), "s3cret", "AES-256"))
+    asked: list[str] = []
+
+    def answer(parent, title, label, *args, **kwargs):
+        asked.append(label)
+        return ("s3cret", True)
+
+    monkeypatch.setattr(QInputDialog, "getText", answer)
+    window = make_window()
+    window.add_files([str(pdf)])
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
+    assert asked and "password-protected" in asked[0]
