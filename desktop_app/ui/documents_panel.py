@@ -72,14 +72,20 @@ def format_duration(seconds: float) -> str:
 
 
 def format_progress(
-    done: int, total: int, tokens_per_s: float | None, eta_s: float | None, label: str = "Reading"
+    done: int,
+    total: int,
+    tokens_per_s: float | None,
+    eta_s: float | None,
+    label: str = "Reading",
+    unit: str = "tokens",
 ) -> str:
-    """'Reading 12,288 / 40,960 tokens · 85 tok/s · 5 min 37 s left'. Rate and ETA are
-    omitted until they mean something (None, NaN or infinite right after a start)."""
-    parts = [f"{label} {done:,} / {total:,} tokens" if total > 0 else f"{label} {done:,} tokens"]
+    """'Reading 12,288 / 40,960 tokens · 85 tok/s · 5 min 37 s left' (or pages while a
+    document is extracted). Rate and ETA are omitted until they mean something (None,
+    NaN or infinite right after a start)."""
+    parts = [f"{label} {done:,} / {total:,} {unit}" if total > 0 else f"{label} {done:,} {unit}"]
     if _finite(tokens_per_s) and tokens_per_s > 0:
         rate = f"{tokens_per_s:.0f}" if tokens_per_s >= 10 else f"{tokens_per_s:.1f}"
-        parts.append(f"{rate} tok/s")
+        parts.append(f"{rate} {'tok' if unit == 'tokens' else unit}/s")
     if _finite(eta_s) and eta_s >= 0:
         parts.append(f"{format_duration(eta_s)} left")
     return " · ".join(parts)
@@ -335,9 +341,10 @@ class DocumentsPanel(QWidget):
         tokens_per_s: float | None,
         eta_s: float | None,
         label: str = "Reading",
+        unit: str = "tokens",
     ) -> None:
         """Show or update the progress row; total <= 0 shows an indeterminate bar."""
-        text = format_progress(done, total, tokens_per_s, eta_s, label)
+        text = format_progress(done, total, tokens_per_s, eta_s, label, unit)
         # Wrap only at the " · " separators, so "5 min 37 s left" never splits across lines.
         self._progress_label.setText(text.replace(" ", NBSP).replace(f"{NBSP}·{NBSP}", " · "))
         self._progress_bar.setRange(0, max(total, 0))

@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self.documents.files_dropped.connect(self.add_files)
         self.documents.attach_requested.connect(self.attach_files)
         self.documents.remove_requested.connect(self._remove_document)
-        self.documents.cancel_requested.connect(lambda: self.worker.cancel(self._warm_request))
+        self.documents.cancel_requested.connect(self._cancel_reading)
         self.chat.regenerate_requested.connect(self.regenerate)
         self.chat.edit_requested.connect(self._edit_last)
         self.chat.citation_clicked.connect(self._show_citation)
@@ -318,8 +318,14 @@ class MainWindow(QMainWindow):
             self.documents.update_card(
                 self._card(key, Path(path).name, "", None, None, (), "loading")
             )
-            rid = self.worker.call(lambda c, p=path: self.host.load_document(p, password))
+            rid = self.worker.submit(lambda c, p=path: self.host.extract(p, password, c))
             self._loading[rid] = (cid, key, path)
+
+    def _cancel_reading(self) -> None:
+        """The progress row's Cancel: stop extracting and pre-reading documents."""
+        for rid in [*self._loading, self._warm_request]:
+            if rid is not None:
+                self.worker.cancel(rid)
 
     def _remove_document(self, key: str) -> None:
         for row in self.store.documents(self.conversation_id or 0):
@@ -347,12 +353,21 @@ class MainWindow(QMainWindow):
             self.chat.append_delta(answer, reasoning)
 
     def _on_progress(self, rid: int, done: int, total: int, rate: float, eta: float) -> None:
-        if rid == self._warm_request or rid in self._answers:
+        if rid in self._loading:
+            self.documents.set_progress(done, total, rate, eta, "Extracting", "pages")
+        elif rid == self._warm_request or rid in self._answers:
             label = "Reading documents" if rid == self._warm_request else "Reading"
             self.documents.set_progress(done, total, rate, eta, label)
 
     def _on_finished(self, rid: int, value: object) -> None:
         self.documents.clear_progress()
+        if rid in self._loading:
+            if value is None:  # extraction cancelled
+                _, key, _ = self._loading.pop(rid)
+                self.documents.remove_card(key)
+            else:
+                self._on_result(rid, value)
+            return
         state = self._answers.pop(rid, None)
         if state is not None and isinstance(value, Done):
             stats = value.stats.as_dict()

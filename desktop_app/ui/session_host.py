@@ -9,13 +9,16 @@ tests drive it without a display.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core import documents
 from desktop_app.core.documents import Document
+from desktop_app.core.events import PrefillProgress
 from desktop_app.core.model_locator import model_label
 from desktop_app.core.session import ChatSession
 from desktop_app.errors import PasswordRequired
@@ -36,6 +39,10 @@ class Opened:
     document_sizes: dict[str, tuple[int | None, int]] = field(default_factory=dict)
 
 
+class _Cancelled(Exception):
+    """Raised from the progress callback to stop an extraction."""
+
+
 @dataclass(frozen=True)
 class NeedsPassword:
     """An encrypted document: the window asks for the password and tries again."""
@@ -53,17 +60,61 @@ class SessionHost:
         #: Kept in memory only (encrypted documents are never cached on disk either).
         self._passwords: dict[str, str] = {}
 
-    def load_document(self, path: str, password: str | None = None) -> Document | NeedsPassword:
+    def load_document(
+        self,
+        path: str,
+        password: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Document | NeedsPassword:
         password = password or self._passwords.get(path)
         try:
             doc = documents.load(
-                path, password, max_bytes=self.settings.max_document_mb * 1024 * 1024
+                path,
+                password,
+                max_bytes=self.settings.max_document_mb * 1024 * 1024,
+                progress=progress,
             )
         except PasswordRequired as exc:
             return NeedsPassword(path, str(exc))
         if password:
             self._passwords[path] = password
         return doc
+
+    def extract(self, path: str, password: str | None, cancel: threading.Event) -> Iterator[object]:
+        """Load a document as a streaming job: page progress, then the result.
+
+        The extractor reports each page through a callback; it runs on a helper
+        thread so this generator can hand the progress to the worker as events.
+        Cancelling stops the extraction at the next page.
+        """
+        events: queue.SimpleQueue[object] = queue.SimpleQueue()
+        start = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled
+            rate = done / max(time.monotonic() - start, 1e-6)
+            events.put(PrefillProgress(done, total, rate, (total - done) / rate))
+
+        def work() -> None:
+            try:
+                events.put(self.load_document(path, password, progress))
+            except _Cancelled:
+                events.put(None)
+            except BaseException as exc:  # handed to the worker, which reports it
+                events.put(exc)
+
+        threading.Thread(target=work, name="folio-extract", daemon=True).start()
+        while True:
+            item = events.get()
+            if isinstance(item, PrefillProgress):
+                yield item
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if item is not None:
+                yield item
+            return
 
     def open(self, paths: Sequence[str], turns: Sequence[tuple[str, str]]) -> Opened:
         """(Re)open the session for a conversation's documents and turns.

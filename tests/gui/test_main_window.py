@@ -223,3 +223,17 @@ def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path,
     window.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     assert asked and "password-protected" in asked[0]
+
+
+def test_extraction_reports_page_progress(qtbot, make_window, tmp_path: Path):
+    from tests.fixtures.pdf_factory import make_long_pdf
+
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(make_long_pdf(40))
+    window = make_window()
+    seen: list[tuple[int, int]] = []
+    window.worker.progress.connect(lambda rid, done, total, rate, eta: seen.append((done, total)))
+    window.add_files([str(pdf)])
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
+    assert seen and seen[-1][1] == 40
+    assert window.store.documents(window.conversation_id)[0].pages == 40
