@@ -18,8 +18,9 @@ may mean things this Folio cannot know, and it is the user's chat history.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from desktop_app.errors import FolioError
 
@@ -80,16 +81,30 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA foreign_keys = {int(foreign_keys)}")
 
 
-def _apply_next(db: sqlite3.Connection) -> bool:
-    """Apply one step; False once there is none left."""
-    # IMMEDIATE: a second Folio process opening the same file waits here, then
-    # re-reads the version below and finds the step already done.
+@contextlib.contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction; rolled back if anything fails inside it.
+
+    IMMEDIATE: a second Folio process opening the same file waits here, then
+    sees the first one's work already done.
+    """
     db.execute("BEGIN IMMEDIATE")
     try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        # SQLite rolls back by itself on some errors (disk full, I/O); nothing to undo then.
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _apply_next(db: sqlite3.Connection) -> bool:
+    """Apply one step; False once there is none left."""
+    with _immediate(db):
         check_version(db)
         version = schema_version(db)
         if version == len(MIGRATIONS):
-            db.execute("COMMIT")
             return False
         MIGRATIONS[version](db)
         broken = db.execute("PRAGMA foreign_key_check").fetchone()
@@ -98,13 +113,7 @@ def _apply_next(db: sqlite3.Connection) -> bool:
                 f"migration {MIGRATIONS[version].__name__} broke a foreign key: {tuple(broken)}"
             )
         db.execute(f"PRAGMA user_version = {version + 1}")
-        db.execute("COMMIT")
         return True
-    except BaseException:
-        # SQLite rolls back by itself on some errors (disk full, I/O); nothing to undo then.
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def fts5_available(db: sqlite3.Connection) -> bool:
@@ -122,12 +131,10 @@ def ensure_search_index(db: sqlite3.Connection) -> bool:
     later FTS5-capable Folio then finds them missing and rebuilds the index,
     which catches up on the messages written meanwhile.
     """
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(db):
         if not fts5_available(db):
             for trigger in _SEARCH_TRIGGERS:
                 db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-            db.execute("COMMIT")
             return False
         present = {
             row[0]
@@ -137,12 +144,7 @@ def ensure_search_index(db: sqlite3.Connection) -> bool:
         }
         if not present.issuperset({"messages_fts", *_SEARCH_TRIGGERS}):
             _create_search_index(db)
-        db.execute("COMMIT")
         return True
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def _create_search_index(db: sqlite3.Connection) -> None:
