@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         split.setSizes([240, 760, 300])
         self.setCentralWidget(split)
         self.model_label = QLabel("Loading model…")
-        self.context_meter = QProgressBar(maximumWidth=160, textVisible=True)
+        self.context_meter = QProgressBar(minimumWidth=190, maximumWidth=240, textVisible=True)
         self.speed_label = QLabel("")
         bar = self.statusBar()
         bar.addWidget(self.model_label, 1)
