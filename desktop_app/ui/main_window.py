@@ -23,12 +23,9 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -43,6 +40,7 @@ from desktop_app.errors import FolioError
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.citations import CitationLookup
 from desktop_app.ui.composer import Composer
+from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
 from desktop_app.ui.engine_worker import EngineWorker
@@ -88,14 +86,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.search = QLineEdit(placeholderText="Search chats")
-        self.conversations = QListWidget()
-        self.new_button = QPushButton("New chat")
-        left = QWidget()
-        lay = QVBoxLayout(left)
-        lay.addWidget(self.new_button)
-        lay.addWidget(self.search)
-        lay.addWidget(self.conversations)
+        self.sidebar = ConversationList()
+        left = self.sidebar
         self.chat = ChatView()
         self.composer = Composer()
         middle = QWidget()
@@ -119,7 +111,7 @@ class MainWindow(QMainWindow):
         for text, keys, slot in (
             ("New chat", QKeySequence.StandardKey.New, self.new_conversation),
             ("Attach…", QKeySequence.StandardKey.Open, self.attach_files),
-            ("Search", QKeySequence.StandardKey.Find, self.search.setFocus),
+            ("Search", QKeySequence.StandardKey.Find, self.sidebar.search.setFocus),
             ("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop),
             ("Settings…", QKeySequence("Ctrl+,"), self.open_settings),
         ):
@@ -133,9 +125,11 @@ class MainWindow(QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.result.connect(self._on_result)
-        self.new_button.clicked.connect(self.new_conversation)
-        self.search.textChanged.connect(self._refresh_list)
-        self.conversations.currentItemChanged.connect(self._on_pick)
+        self.sidebar.new_requested.connect(self.new_conversation)
+        self.sidebar.search_changed.connect(self._refresh_list)
+        self.sidebar.picked.connect(self.open_conversation)
+        self.sidebar.rename_requested.connect(self.rename_conversation)
+        self.sidebar.delete_requested.connect(self.delete_conversation)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self.stop)
         self.composer.draft_changed.connect(self._save_draft)
@@ -149,12 +143,6 @@ class MainWindow(QMainWindow):
         self.chat.edit_requested.connect(self._edit_last)
         self.chat.citation_clicked.connect(self._show_citation)
         self._citations.found.connect(self._on_citation)
-        self.conversations.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for text, slot in (
-            ("Rename…", self.rename_conversation),
-            ("Delete", self.delete_conversation),
-        ):
-            self.conversations.addAction(QAction(text, self.conversations, triggered=slot))
 
     # ------------------------------------------------------------ conversations
     def _restore(self) -> None:
@@ -167,19 +155,8 @@ class MainWindow(QMainWindow):
         self.open_conversation(target)
 
     def _refresh_list(self) -> None:
-        self.conversations.blockSignals(True)
-        self.conversations.clear()
-        for row in self.store.list_conversations(self.search.text()):
-            item = QListWidgetItem(row.title)
-            item.setData(Qt.ItemDataRole.UserRole, row.id)
-            self.conversations.addItem(item)
-            if row.id == self.conversation_id:
-                self.conversations.setCurrentItem(item)
-        self.conversations.blockSignals(False)
-
-    def _on_pick(self, item: QListWidgetItem | None) -> None:
-        if item is not None:
-            self.open_conversation(int(item.data(Qt.ItemDataRole.UserRole)))
+        rows = self.store.list_conversations(self.sidebar.query())
+        self.sidebar.show_rows(rows, self.conversation_id)
 
     def rename_conversation(self) -> None:
         row = self.store.conversation(self.conversation_id or 0)

@@ -163,7 +163,7 @@ def test_rename_and_delete_conversations(qtbot, make_window, monkeypatch):
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Contract review", True))
     window.rename_conversation()
     assert window.store.conversation(first).title == "Contract review"
-    assert window.conversations.item(0).text() == "Contract review"
+    assert window.sidebar.list.item(0).text() == "Contract review"
     window.new_conversation()
     second = window.conversation_id
     monkeypatch.setattr(QMessageBox, "question",
