@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self._loading: dict[int, tuple[int | None, str, str]] = {}
         self._thinking = host.settings.thinking
         self._citations = CitationLookup()
+        self._closing = False
         self.setWindowTitle("Folio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
@@ -209,6 +210,8 @@ class MainWindow(QMainWindow):
 
     def _prepare(self) -> None:
         """(Re)open the model session for the current conversation, then pre-read documents."""
+        if self._closing:  # results still arriving during shutdown start nothing new
+            return
         cid = self.conversation_id
         assert cid is not None
         paths = [d.path for d in self.store.documents(cid)]
@@ -385,6 +388,8 @@ class MainWindow(QMainWindow):
 
     def _on_opened(self, opened: Opened) -> None:
         self._open_request = None
+        if self._closing:
+            return
         self.model_label.setText(f"{opened.model} · {opened.placement}")
         self.context_meter.setRange(0, opened.n_ctx)
         self.context_meter.setFormat(f"%v / {opened.n_ctx:,} tokens")
@@ -475,6 +480,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         """Stop cleanly: the answer in flight ends within a token and is saved."""
+        self._closing = True
         if self.conversation_id is not None:
             self.store.set_draft(self.conversation_id, self.composer.text())
         self.worker.shutdown()  # delivers the final deltas and `finished` before returning

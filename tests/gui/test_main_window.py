@@ -237,3 +237,12 @@ def test_extraction_reports_page_progress(qtbot, make_window, tmp_path: Path):
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     assert seen and seen[-1][1] == 40
     assert window.store.documents(window.conversation_id)[0].pages == 40
+
+
+def test_closing_while_a_session_opens_starts_nothing_new(qtbot, make_window, tmp_path: Path):
+    doc = tmp_path / "notes.txt"
+    doc.write_text("Some text.", encoding="utf-8")
+    window = make_window()
+    window.add_files([str(doc)])
+    window.close()  # results delivered during shutdown must not submit new jobs
+    assert window.host.closed
