@@ -3,27 +3,19 @@
 Each message is its own auto-height `QTextBrowser`, so a streamed answer re-renders only itself:
 a transcript of finished 100 KB answers costs nothing per tick. Deltas are only buffered; a
 50 ms single-shot timer redraws the streaming message at most 20 times a second, because
-Markdown layout, not the model, is what would otherwise eat the UI thread.
-
-Markdown goes through Qt's own importer (no extra dependency). Fenced code blocks are cut out
-first and rendered by hand, since Qt renders a fence as bare monospace lines with no background
-and nowhere to hang a "Copy" link; an unterminated fence (mid-stream) runs to the end, as it
-will once closed. Page locators become `cite:` links by a regex pass that skips code, so the
-main window can jump to the page without the model having to emit links itself.
+Markdown layout, not the model, is what would otherwise eat the UI thread. The Markdown itself
+is turned into HTML by `chat_markdown`.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QFontDatabase, QPalette, QTextDocument
+from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -37,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.ui.chat_markdown import STYLE, Theme, format_stats, mix, render_markdown
+
 #: ≤ 20 Hz, matching EngineWorker's coalescing: smooth to read, cheap to lay out.
 REDRAW_INTERVAL_MS = 50
 
@@ -45,205 +39,6 @@ NOTICES = {
     "length": "Cut off: answer length limit reached",
     "context_full": "Cut off: the context is full",
 }
-
-_PAGE = r"(?:\d+|[ivxlcdm]+|[IVXLCDM]+)"
-_CITATION = re.compile(
-    rf"\[[Pp]ages?\s+(?P<bp>{_PAGE})(?:\s*[-–]\s*{_PAGE})?\](?!\()"
-    r"|\bpp?\.\s?(?P<pp>\d+|[ivxlcdm]+\b)(?:\s?[-–]\s?(?:\d+|[ivxlcdm]+\b))?"
-    r"|§§?\s?(?P<sp>\d+(?:\.\d+)*)(?:\s?[-–]\s?\d+(?:\.\d+)*)?"
-)
-#: Inline code, existing links and autolinks: a locator inside them must stay as written.
-_NO_LINKS = re.compile(r"(`+).+?(?<!`)\1(?!`)|\[[^\]\n]*\]\([^)\n]*\)|<https?://[^>\s]*>", re.S)
-_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*")
-_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S)
-_STYLE = "<style>p, li { white-space: pre-wrap; }</style>"
-_PLACEHOLDER = "FOLIOCODEBLOCK"
-_HEADING = re.compile(r"font-size:(xx-large|x-large|large);")
-_HEADING_SIZES = {"xx-large": "x-large", "x-large": "large", "large": "medium"}
-
-_KEYWORDS = frozenset(
-    "and as async await break case catch class const continue def del elif else enum except"
-    " export extends false final fn for from func function if impl import in interface is"
-    " lambda let match mut new nil none not null or pass pub raise return self static struct"
-    " switch this throw true try type use var while with yield None True False".split()
-)
-_COMMENT_PREFIX = {
-    **dict.fromkeys("python py bash sh shell zsh yaml yml toml r ruby perl".split(), "#"),
-    **dict.fromkeys("c cpp c++ java js javascript ts typescript go rust rs swift cs".split(), "//"),
-    **dict.fromkeys("sql lua haskell".split(), "--"),
-}
-
-
-@dataclass(frozen=True)
-class _Theme:
-    """Colours derived from the palette at render time, so dark and light themes both work."""
-
-    muted: str
-    code_bg: str
-    link: str
-    string: str
-    number: str
-    mono: str
-
-    @classmethod
-    def of(cls, palette: QPalette) -> _Theme:
-        base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
-        dark = base.lightness() < 128
-        placeholder = palette.color(QPalette.ColorRole.PlaceholderText)
-        return cls(
-            # Placeholder text is often translucent; HTML colours are not, so blend it in.
-            muted=_mix(base, placeholder, placeholder.alphaF()),
-            code_bg=_mix(base, text, 0.07),
-            link=palette.color(QPalette.ColorRole.Link).name(),
-            string="#98c379" if dark else "#2e7d32",
-            number="#d19a66" if dark else "#a05a00",
-            mono=QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont).family(),
-        )
-
-
-def _mix(a: QColor, b: QColor, t: float) -> str:
-    mixed = [round(x + (y - x) * t) for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True)]
-    return QColor(*mixed).name()
-
-
-def _split_fences(markdown: str) -> list[tuple[str, str, str | None]]:
-    """(raw, lang, code) per segment, code None for prose. An unclosed fence runs to the end,
-    which is how a code block still being streamed should look."""
-    segments: list[tuple[str, str, str | None]] = []
-    lines = markdown.splitlines(keepends=True)
-    i = start = 0
-    while i < len(lines):
-        opening = _FENCE_OPEN.fullmatch(lines[i].rstrip("\r\n"))
-        if not opening:
-            i += 1
-            continue
-        if start < i:
-            segments.append(("".join(lines[start:i]), "", None))
-        fence = opening.group(1)
-        close = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*")
-        end = next((j for j in range(i + 1, len(lines)) if close.fullmatch(lines[j])), len(lines))
-        code = "".join(lines[i + 1 : end])
-        segments.append(("".join(lines[i : end + 1]), opening.group(2), code))
-        i = start = end + 1
-    if start < len(lines):
-        segments.append(("".join(lines[start:]), "", None))
-    return segments
-
-
-def _cite(match: re.Match[str]) -> str:
-    target = match.group("bp") or match.group("pp") or match.group("sp")
-    label = match.group().replace("[", "\\[").replace("]", "\\]")
-    return f"[{label}](cite:{target})"
-
-
-def _link_prose(text: str) -> str:
-    parts, pos = [], 0
-    for skip in _NO_LINKS.finditer(text):
-        parts += [_CITATION.sub(_cite, text[pos : skip.start()]), skip.group()]
-        pos = skip.end()
-    parts.append(_CITATION.sub(_cite, text[pos:]))
-    return "".join(parts)
-
-
-def link_citations(markdown: str) -> str:
-    """Turn `[Page 17]`, `p. 17`, `pp. 3–5` and `§ 12.3` into `cite:` links, outside code."""
-    return "".join(
-        raw if code is not None else _link_prose(raw) for raw, _, code in _split_fences(markdown)
-    )
-
-
-@cache
-def _token_re(comment: str | None) -> re.Pattern[str]:
-    comment_alt = rf"(?P<comment>{re.escape(comment)}[^\n]*)|" if comment else ""
-    return re.compile(
-        comment_alt + r"(?P<string>\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*')"
-        r"|(?P<number>\b\d+(?:\.\d+)?\b)|(?P<word>\b[A-Za-z_]\w*\b)"
-    )
-
-
-def _highlight(code: str, lang: str, theme: _Theme) -> str:
-    """Escape `code` for HTML with keywords, strings, numbers and line comments coloured: a
-    line-based regex, not a parser, because a hint of structure is all a chat answer needs."""
-    styles = {
-        "comment": f"color:{theme.muted}; font-style:italic;",
-        "string": f"color:{theme.string};",
-        "number": f"color:{theme.number};",
-        "word": f"color:{theme.link}; font-weight:600;",
-    }
-    out, pos = [], 0
-    for m in _token_re(_COMMENT_PREFIX.get(lang.lower())).finditer(code):
-        if m.lastgroup == "word" and m.group() not in _KEYWORDS:
-            continue
-        style = styles[m.lastgroup or "word"]
-        out += [
-            html.escape(code[pos : m.start()]),
-            f'<span style="{style}">{html.escape(m.group())}</span>',
-        ]
-        pos = m.end()
-    out.append(html.escape(code[pos:]))
-    return "".join(out)
-
-
-def _code_html(lang: str, code: str, index: int, theme: _Theme) -> str:
-    return (
-        f'<table width="100%" cellspacing="0" cellpadding="6" bgcolor="{theme.code_bg}"'
-        ' style="margin-top:6px; margin-bottom:6px;">'
-        f'<tr><td><span style="color:{theme.muted};">{html.escape(lang)}</span></td>'
-        f'<td align="right"><a href="copy-code:{index}">Copy</a></td></tr><tr><td colspan="2">'
-        f"<pre style=\"margin:0; white-space:pre-wrap; font-family:'{theme.mono}';\">"
-        f"{_highlight(code.removesuffix(chr(10)), lang, theme)}</pre></td></tr></table>"
-    )
-
-
-def render_markdown(markdown: str, palette: QPalette) -> tuple[str, list[str]]:
-    """HTML for an answer, and its code blocks' raw text (for the per-block "Copy" links).
-
-    All prose goes through one `setMarkdown` with each code block swapped for a placeholder
-    paragraph: one parse instead of one per segment, and a list split by a code block keeps
-    its numbering."""
-    theme = _Theme.of(palette)
-    prose, codes = [], []
-    for raw, lang, code in _split_fences(markdown):
-        if code is None:
-            prose.append(_link_prose(raw))
-        else:
-            prose.append(f"\n\n{_PLACEHOLDER}{len(codes)}\n\n")
-            codes.append((lang, code))
-    doc = QTextDocument()
-    doc.setMarkdown("".join(prose), QTextDocument.MarkdownFeature.MarkdownDialectGitHub)
-    match = _BODY.search(doc.toHtml())
-    body = match.group(1) if match else ""
-    # Chat headings read better a step smaller than a document's.
-    body = _HEADING.sub(lambda m: f"font-size:{_HEADING_SIZES[m[1]]};", body)
-    table = (
-        f'<table border="1" style="margin-top:6px; margin-bottom:6px; border-color:{theme.muted};'
-    )
-    body = body.replace('<table border="1" style="', table)
-
-    def code_html(m: re.Match[str]) -> str:
-        index = int(m[1])
-        return _code_html(*codes[index], index, theme) if index < len(codes) else m[0]
-
-    return re.sub(rf"<p[^>]*>{_PLACEHOLDER}(\d+)</p>", code_html, body), [c for _, c in codes]
-
-
-def format_stats(stats: Mapping[str, object] | None) -> str:
-    """The muted line under an answer, e.g. "0.42 s to first token · 18.3 tok/s · 4,050 tokens
-    from cache (disk)"; what the engine did not measure is left out rather than shown as 0."""
-    if not stats:
-        return ""
-    parts = []
-    if isinstance(ttft := stats.get("ttft_s"), int | float):
-        parts.append(f"{ttft:.2f} s to first token")
-    if isinstance(rate := stats.get("decode_tokens_per_s"), int | float):
-        parts.append(f"{rate:.1f} tok/s")
-    if isinstance(cached := stats.get("cached_tokens"), int) and cached > 0:
-        source = stats.get("cache")
-        where = {"ram": " (RAM)", "disk": " (disk)"}.get(
-            source if isinstance(source, str) else "", ""
-        )
-        parts.append(f"{cached:,} tokens from cache{where}")
-    return " · ".join(parts)
 
 
 class _AutoHeightBrowser(QTextBrowser):
@@ -367,16 +162,16 @@ class MessageWidget(QFrame):
         """Re-render the whole message: called once per finished message, once per tick while
         it streams, and when the theme changes (colours are baked into the HTML)."""
         self.content, self.reasoning, self.streaming = content, reasoning, streaming
-        theme = _Theme.of(self.palette())
+        theme = Theme.of(self.palette())
         if self.role == "user":
             self.body.setPlainText(content)
         else:
             body_html, self.code_blocks = render_markdown(content, self.palette())
-            self.body.setHtml(f"<html><head>{_STYLE}</head><body>{body_html}</body></html>")
+            self.body.setHtml(f"<html><head>{STYLE}</head><body>{body_html}</body></html>")
         self.body.setVisible(bool(content) or not streaming)
         self.reasoning_toggle.setVisible(bool(reasoning))
         muted = f'<p style="color:{theme.muted};">'
-        self.reasoning_view.setHtml(f"{_STYLE}{muted}{html.escape(reasoning.strip())}</p>")
+        self.reasoning_view.setHtml(f"{STYLE}{muted}{html.escape(reasoning.strip())}</p>")
         self.thinking_label.setVisible(streaming and bool(reasoning) and not content)
         self.copy_button.setVisible(not streaming)
 
@@ -400,7 +195,7 @@ class MessageWidget(QFrame):
         if self.role == "user":
             palette = self.palette()
             base = palette.color(QPalette.ColorRole.Base)
-            tint = _mix(base, palette.color(QPalette.ColorRole.Highlight), 0.12)
+            tint = mix(base, palette.color(QPalette.ColorRole.Highlight), 0.12)
             palette.setColor(QPalette.ColorRole.Window, QColor(tint))
             self.setPalette(palette)
 

@@ -12,7 +12,8 @@ import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.ui.chat_view import ChatView, format_stats, link_citations
+from desktop_app.ui.chat_markdown import format_stats, link_citations
+from desktop_app.ui.chat_view import ChatView
 
 STATS = {"ttft_s": 0.42, "decode_tokens_per_s": 18.3, "cached_tokens": 4050, "cache": "disk"}
 
