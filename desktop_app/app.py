@@ -57,7 +57,7 @@ def setup_logging(verbose: bool) -> None:
     root.addHandler(console)
 
 
-COMMANDS = ("info", "ask", "chat", "extract")
+COMMANDS = ("info", "ask", "chat", "extract", "models")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:

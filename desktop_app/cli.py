@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from desktop_app import settings as settings_mod
+from desktop_app.cli_models import add_models_command
 from desktop_app.errors import FolioError
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     extract.add_argument("--model", help="count tokens with this GGUF's tokenizer")
     extract.add_argument("--json", action="store_true", help="print one JSON object")
     extract.set_defaults(handler=cmd_extract)
+
+    add_models_command(sub)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
