@@ -55,6 +55,10 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     if smoke_test:
         return _smoke(app, window)
     window.show()
+    if settings.model_path is None and store.state("first_run_done") is None:
+        # First start: show what to download (or use) while the demo model answers.
+        store.set_state("first_run_done", "1")
+        window.open_models()
     code = app.exec()
     store.close()
     return code

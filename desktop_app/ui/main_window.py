@@ -19,10 +19,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
+    QDialog,
     QInputDialog,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -37,12 +36,14 @@ from desktop_app.core.events import Done
 from desktop_app.core.model_locator import resolve_model
 from desktop_app.core.store import Store
 from desktop_app.errors import FolioError
+from desktop_app.ui.chat_markdown import format_stats
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.citations import CitationLookup
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
-from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
+from desktop_app.ui.document_actions import DocumentActions
+from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.engine_worker import EngineWorker
 from desktop_app.ui.session_host import NeedsPassword, Opened, SessionHost
 from desktop_app.ui.theme import apply_theme
@@ -61,7 +62,7 @@ class _Answer:
     reasoning: list[str] = field(default_factory=list)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DocumentActions, QMainWindow):
     def __init__(self, store: Store, host: SessionHost, worker: EngineWorker | None = None) -> None:
         super().__init__()
         self.store = store
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
             ("Search", QKeySequence.StandardKey.Find, self.sidebar.search.setFocus),
             ("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop),
             ("Settings…", QKeySequence("Ctrl+,"), self.open_settings),
+            ("Models…", QKeySequence("Ctrl+M"), self.open_models),
         ):
             action = QAction(text, self, shortcut=keys, triggered=slot)
             self.addAction(action)
@@ -282,46 +284,6 @@ class MainWindow(QMainWindow):
             self.store.rename_conversation(cid, text.strip().splitlines()[0][:60])
             self._refresh_list()
 
-    # --------------------------------------------------------------- documents
-    def attach_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, "Attach documents", str(Path.home()),
-            "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm);;All files (*)",
-        )  # fmt: skip
-        if paths:
-            self.add_files(paths)
-
-    def add_files(self, paths: list[str], password: str | None = None) -> None:
-        cid = self.conversation_id
-        for path in paths:
-            key = f"loading:{path}"
-            self.documents.update_card(
-                self._card(key, Path(path).name, "", None, None, (), "loading")
-            )
-            rid = self.worker.submit(lambda c, p=path: self.host.extract(p, password, c))
-            self._loading[rid] = (cid, key, path)
-
-    def _cancel_reading(self) -> None:
-        """The progress row's Cancel: stop extracting and pre-reading documents."""
-        for rid in [*self._loading, self._warm_request]:
-            if rid is not None:
-                self.worker.cancel(rid)
-
-    def _remove_document(self, key: str) -> None:
-        for row in self.store.documents(self.conversation_id or 0):
-            if row.sha256 == key:
-                self.store.detach_document(row.id)
-        self.documents.remove_card(key)
-        self._prepare()
-
-    @staticmethod
-    def _card(
-        key, name, kind, pages, tokens, warnings, state, verdict="", error=""
-    ) -> DocumentCard:
-        return DocumentCard(key=key, name=name, type=kind, pages=pages, tokens=tokens,
-                            verdict=verdict, warnings=tuple(warnings), state=state,
-                            error=error)  # fmt: skip
-
     # ----------------------------------------------------------- worker events
     def _on_delta(self, rid: int, answer: str, reasoning: str) -> None:
         state = self._answers.get(rid)
@@ -356,7 +318,7 @@ class MainWindow(QMainWindow):
                                       finish_reason=value.finish_reason)  # fmt: skip
             if state.conversation_id == self.conversation_id:
                 self.chat.end_answer(stats, value.finish_reason)
-                self.speed_label.setText(_speed(stats))
+                self.speed_label.setText(format_stats(stats))
                 used = value.stats.prompt_tokens + value.stats.decode_tokens
                 self.context_meter.setValue(min(used, self.context_meter.maximum()))
         if rid == self._warm_request:
@@ -421,12 +383,6 @@ class MainWindow(QMainWindow):
             self.model_label.setText(f"Model not ready: {message}")
         QMessageBox.warning(self, "Folio", message)
 
-    def _ask_password(self, path: str, message: str) -> None:
-        password, ok = QInputDialog.getText(self, "Password", message,
-                                            QLineEdit.EchoMode.Password)  # fmt: skip
-        if ok:
-            self.add_files([path], password)
-
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.host.settings, self)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
@@ -444,6 +400,23 @@ class MainWindow(QMainWindow):
         self.worker.call(lambda c: self.host.reconfigure(model_path, new))
         self._thinking = new.thinking
         self._prepare()  # the system prompt or sampling may have changed too
+
+    def open_models(self) -> QDialog:
+        """The models dialog (first run and Ctrl+M): pick, find or download a model."""
+        from desktop_app.ui.dialogs.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self)
+        dialog.model_chosen.connect(self.use_model)
+        dialog.show()
+        return dialog
+
+    def use_model(self, path: str) -> None:
+        """Switch models at runtime: the old one is unloaded, the new one loads meanwhile."""
+        new = self.host.settings.replace(model_path=path)
+        settings_mod.save(new)
+        self.model_label.setText(f"Loading {Path(path).name}…")
+        self.worker.call(lambda c: self.host.reconfigure(Path(path), new))
+        self._prepare()
 
     def _show_citation(self, label: str) -> None:
         paths = [d.path for d in self.store.documents(self.conversation_id or 0)]
@@ -487,14 +460,3 @@ class MainWindow(QMainWindow):
         self._save_partial()
         self.host.close()
         event.accept()
-
-
-def _speed(stats: dict) -> str:
-    ttft = stats.get("ttft_s")
-    tps = stats.get("decode_tokens_per_s")
-    parts = []
-    if isinstance(ttft, float):
-        parts.append(f"{ttft:.2f} s to first token")
-    if isinstance(tps, float):
-        parts.append(f"{tps:.1f} tok/s")
-    return " · ".join(parts)

@@ -246,3 +246,17 @@ def test_closing_while_a_session_opens_starts_nothing_new(qtbot, make_window, tm
     window.add_files([str(doc)])
     window.close()  # results delivered during shutdown must not submit new jobs
     assert window.host.closed
+
+
+def test_models_dialog_choice_switches_the_model(qtbot, make_window):
+    from desktop_app import settings as settings_mod
+    from tests.fixtures.gguf_factory import smollm2_path
+
+    window = make_window()
+    dialog = window.open_models()
+    qtbot.addWidget(dialog)
+    opened = len(window.host.opened)
+    dialog.model_chosen.emit(str(smollm2_path()))
+    qtbot.waitUntil(lambda: len(window.host.opened) > opened)
+    assert window.host.model_path == smollm2_path()
+    assert settings_mod.load().model_path == str(smollm2_path())

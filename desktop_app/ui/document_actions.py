@@ -1,0 +1,74 @@
+"""The window's document actions: attach, drop, remove, cancel reading, passwords.
+
+A mixin of `MainWindow` (it uses the window's store, worker, host and panel),
+kept apart so the window module stays about layout and the answer flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit
+
+from desktop_app.core.store import Store
+from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
+from desktop_app.ui.engine_worker import EngineWorker
+from desktop_app.ui.session_host import SessionHost
+
+
+class DocumentActions:
+    # Provided by MainWindow:
+    store: Store
+    worker: EngineWorker
+    host: SessionHost
+    documents: DocumentsPanel
+    conversation_id: int | None
+    _loading: dict[int, tuple[int | None, str, str]]
+    _warm_request: int | None
+    _prepare: Callable[[], None]
+
+    def attach_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Attach documents", str(Path.home()),
+            "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm);;All files (*)",
+        )  # fmt: skip
+        if paths:
+            self.add_files(paths)
+
+    def add_files(self, paths: list[str], password: str | None = None) -> None:
+        cid = self.conversation_id
+        for path in paths:
+            key = f"loading:{path}"
+            self.documents.update_card(
+                self._card(key, Path(path).name, "", None, None, (), "loading")
+            )
+            rid = self.worker.submit(lambda c, p=path: self.host.extract(p, password, c))
+            self._loading[rid] = (cid, key, path)
+
+    def _cancel_reading(self) -> None:
+        """The progress row's Cancel: stop extracting and pre-reading documents."""
+        for rid in [*self._loading, self._warm_request]:
+            if rid is not None:
+                self.worker.cancel(rid)
+
+    def _remove_document(self, key: str) -> None:
+        for row in self.store.documents(self.conversation_id or 0):
+            if row.sha256 == key:
+                self.store.detach_document(row.id)
+        self.documents.remove_card(key)
+        self._prepare()
+
+    @staticmethod
+    def _card(
+        key, name, kind, pages, tokens, warnings, state, verdict="", error=""
+    ) -> DocumentCard:
+        return DocumentCard(key=key, name=name, type=kind, pages=pages, tokens=tokens,
+                            verdict=verdict, warnings=tuple(warnings), state=state,
+                            error=error)  # fmt: skip
+
+    def _ask_password(self, path: str, message: str) -> None:
+        password, ok = QInputDialog.getText(self, "Password", message,
+                                            QLineEdit.EchoMode.Password)  # fmt: skip
+        if ok:
+            self.add_files([path], password)
