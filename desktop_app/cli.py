@@ -161,10 +161,9 @@ def load_document(path: str, password: str | None, settings: Settings) -> Docume
     from desktop_app.core import documents
     from desktop_app.errors import PasswordRequired
 
-    max_bytes = settings.max_document_mb * 1024 * 1024
     while True:
         try:
-            return documents.load(path, password, max_bytes=max_bytes)
+            return documents.load(path, password, max_bytes=settings.max_document_bytes)
         except PasswordRequired as exc:
             if not sys.stdin.isatty():
                 raise FolioError(f"{exc} Pass it with --password.") from None

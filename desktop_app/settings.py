@@ -57,6 +57,10 @@ class Settings:
     #: "system" (follow the desktop), "light" or "dark".
     theme: str = "system"
 
+    @property
+    def max_document_bytes(self) -> int:
+        return self.max_document_mb * 1024 * 1024
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

@@ -76,8 +76,8 @@ def plan_context(
     n_ctx_override: int | None = None,
 ) -> ContextPlan:
     """Count with the model's tokenizer and choose the mode and the context size."""
-    doc_tokens = tuple(count_tokens(d.model_text()) for d in documents)
     attachments = [Attachment(d.path.name, d.model_text()) for d in documents]
+    doc_tokens = tuple(count_tokens(a.text) for a in attachments)
     # The block's wrapper text (names, tags) counted once, exactly.
     wrapper = count_tokens(document_block(attachments)) - sum(doc_tokens) if documents else 0
     fixed = count_tokens(system_prompt) + TEMPLATE_OVERHEAD + CONVERSATION_ROOM + max_answer_tokens

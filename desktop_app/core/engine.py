@@ -151,6 +151,10 @@ class Engine:
         add_bos = self._add_bos and not (self._bos_text and text.startswith(self._bos_text))
         return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of plain text (a document), special-token markup not parsed."""
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def tokenize_fragment(self, text: str) -> list[int]:
         """Tokens for template text appended to an existing prompt (no BOS)."""
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,18 +67,25 @@ class ChatSession:
         closed and replaced. `turns`: earlier (question, answer) pairs of a
         saved conversation.
         """
-        info = read_model_info(model_path)
         hw = hardware or hw_mod.detect()
-        with VocabOnly(model_path) as vocab:
+        same_model = engine is not None and engine.info.path == model_path
+        # A loaded engine already has the metadata and the tokenizer; otherwise
+        # read the header and load the vocabulary alone (no weights) to count.
+        info = engine.info if same_model else read_model_info(model_path)
+        with ExitStack() as stack:
+            if same_model:
+                count = engine.count_tokens
+            else:
+                count = stack.enter_context(VocabOnly(model_path)).count
             plan = plan_context(
                 documents, info, hw,
                 system_prompt=settings.system_prompt,
                 max_answer_tokens=settings.max_answer_tokens,
                 cache_type=settings.kv_cache_type,
-                count_tokens=vocab.count,
+                count_tokens=count,
                 n_ctx_override=n_ctx or settings.n_ctx,
             )  # fmt: skip
-            index = PassageIndex(documents, vocab.count) if plan.mode == "retrieval" else None
+            index = PassageIndex(documents, count) if plan.mode == "retrieval" else None
         if plan.mode == "whole":
             conversation = Conversation(
                 settings.system_prompt, [Attachment(d.path.name, d.model_text()) for d in documents]

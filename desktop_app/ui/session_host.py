@@ -71,7 +71,7 @@ class SessionHost:
             doc = documents.load(
                 path,
                 password,
-                max_bytes=self.settings.max_document_mb * 1024 * 1024,
+                max_bytes=self.settings.max_document_bytes,
                 progress=progress,
             )
         except PasswordRequired as exc:
