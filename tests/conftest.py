@@ -8,11 +8,17 @@ across tests is realistic rather than a shortcut.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# huggingface_hub reads these once, at import: point it away from the real cache and
+# login before anything imports it, so no test can read a token or write a real cache.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="folio-test-hf-")
+for _name in ("HF_HUB_CACHE", "HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
+    os.environ.pop(_name, None)
 
 from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35  # noqa: E402
 
@@ -21,6 +27,8 @@ from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35  # noqa:
 def folio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "folio-home"
     monkeypatch.setenv("FOLIO_HOME", str(home))
+    # Folio reads the hub cache location at call time: each test gets an empty one.
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     return home
 
 

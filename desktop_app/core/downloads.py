@@ -1,21 +1,22 @@
-"""Download a model file from the Hugging Face hub, resumably and verified.
+"""Download a model file from the Hugging Face hub into the shared hub cache, resumably.
 
-We ask `huggingface_hub` only for the file's metadata (size, sha256, where the
-bytes live) and stream the bytes ourselves: `hf_hub_download` resumes, but it
-offers no way to pause or cancel from another thread and writes into its own
-cache layout, while Folio wants a plain file in its models folder.
+We ask `huggingface_hub` only for the file's metadata (size, sha256, commit, where the
+bytes live) and stream the bytes ourselves: `hf_hub_download` offers no way to pause or
+cancel from another thread and, since 2.x, restarts an interrupted file from zero. The
+bytes land in the cache layout `huggingface_hub` itself uses (`core/hf_cache.py`), so the
+file is shared with every other tool that reads that cache.
 
-The bytes go to `<dest>/<name>.part`. Its size *is* the resume point, so a
-paused or interrupted download continues from there, also in a new process.
-Only after the sha256 of the whole file matches the hub's LFS etag is it
-renamed to its final name, so a file with the final name is always complete.
+The bytes go to `blobs/<sha256>.incomplete`. Its size *is* the resume point, so a paused
+or interrupted download continues from there, also in a new process; the sha256 is
+computed as bytes arrive (a resumed part is hashed once first). Only when it matches the
+hub's LFS etag does the part become the blob, so a blob is always complete.
+`pending_downloads` remembers each unfinished one for the Models page.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import os
 import re
 import shutil
 import threading
@@ -24,13 +25,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import httpx2
+from filelock import FileLock, Timeout
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session
 
+from desktop_app.core import hf_cache, pending_downloads
 from desktop_app.errors import FolioError
 
 # Kept free beyond the file itself: a disk filled to the last byte breaks the
@@ -41,19 +45,22 @@ DISK_MARGIN = 256 << 20
 _RATE_WINDOW_S = 5.0
 _TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_HASH_BLOCK = 4 << 20
 
 
 @dataclass(frozen=True)
 class DownloadProgress:
     """Bytes on disk so far (including a resumed part) out of `total`.
 
-    `bytes_per_s` and `eta_s` are None until enough time has passed to say.
+    `bytes_per_s` and `eta_s` are None until enough time has passed to say. `phase` is
+    "checking" while a resumed part is hashed before new bytes are asked for.
     """
 
     done: int
     total: int
     bytes_per_s: float | None
     eta_s: float | None
+    phase: Literal["checking", "downloading"] = "downloading"
 
 
 class DownloadError(FolioError):
@@ -61,11 +68,11 @@ class DownloadError(FolioError):
 
 
 class DownloadPaused(DownloadError):
-    """Stopped on request; the `.part` file is kept so a later call resumes."""
+    """Stopped on request; the part is kept so a later call resumes."""
 
 
 class DownloadCancelled(DownloadError):
-    """Stopped on request; the `.part` file was deleted."""
+    """Stopped on request; the part was deleted."""
 
 
 @dataclass(frozen=True)
@@ -73,19 +80,15 @@ class _Remote:
     url: str  # where the bytes are (a CDN URL for LFS files on the real hub)
     size: int
     sha256: str
-
-
-def partial_path(dest_dir: Path, filename: str) -> Path:
-    """Where an unfinished download of `filename` is kept (to show or discard it)."""
-    return dest_dir / f"{Path(filename).name}.part"
+    commit: str
 
 
 def download(
     repo_id: str,
     filename: str,
-    dest_dir: Path,
     *,
     revision: str = "main",
+    cache_dir: Path | None = None,
     token: str | None = None,
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
@@ -93,54 +96,63 @@ def download(
     chunk_size: int = 1 << 20,
     endpoint: str | None = None,
 ) -> Path:
-    """Download `filename` of `repo_id` into `dest_dir` and return the verified file.
+    """Download `filename` of `repo_id` into the hub cache and return the verified file.
 
-    `endpoint` defaults to the hub `huggingface_hub` is configured for: the
-    `HF_ENDPOINT` it read at import (it bakes it into its URL template then).
-    `pause` set → stop and keep the `.part` file (raises `DownloadPaused`);
-    `cancel` set → stop and delete it (raises `DownloadCancelled`); both are
-    checked between chunks, so they act within one `chunk_size`. A cancel that
-    is already set discards a paused download without touching the network.
-    Any other failure raises `DownloadError` and keeps the part for resuming,
-    except a checksum mismatch, which deletes it: those bytes are useless.
+    A file already in the cache is returned without touching the network. `cache_dir`
+    defaults to the user's hub cache (`hf_cache.hub_cache_dir`); `endpoint` to the hub
+    `huggingface_hub` is configured for (it bakes `HF_ENDPOINT` into its URL template at
+    import). `token` None means the user's own Hugging Face login, if any.
+    `pause` set → stop and keep the part (raises `DownloadPaused`); `cancel` set → stop
+    and delete it (raises `DownloadCancelled`); both are checked between chunks, so they
+    act within one `chunk_size`. Any other failure raises `DownloadError` and keeps the
+    part for resuming, except a checksum mismatch, which deletes it: those bytes are useless.
     """
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    final = dest_dir / Path(filename).name
-    part = partial_path(dest_dir, filename)
-    if cancel is not None and cancel.is_set():
-        part.unlink(missing_ok=True)
-        raise DownloadCancelled(f"The download of {final.name} was cancelled.")
-
+    cache = hf_cache.hub_cache_dir() if cache_dir is None else cache_dir
+    cached = hf_cache.cached_file(cache, repo_id, filename, revision)
+    if cached is not None:
+        return cached
     endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
     remote = _metadata(endpoint, repo_id, filename, revision, token)
-    if final.exists() and final.stat().st_size == remote.size and _sha256(final) == remote.sha256:
-        return final
-    have = part.stat().st_size if part.exists() else 0
-    if have > remote.size:  # left over from another version of the file
-        part.unlink()
-        have = 0
-    _check_disk_space(dest_dir, remote.size - have)
-    if have < remote.size:
-        headers = _headers(endpoint, remote.url, token)
-        try:
-            _fetch(remote, part, have, headers, cancel, pause, progress, chunk_size)
-        except DownloadCancelled:
-            part.unlink(missing_ok=True)  # only now: Windows can't delete an open file
-            raise
-    if _sha256(part) != remote.sha256:
-        part.unlink()
+    blob = hf_cache.blob_path(cache, repo_id, remote.sha256)
+    if blob.is_file() and blob.stat().st_size == remote.size:  # another revision had it
+        return hf_cache.link(cache, repo_id, filename, revision, remote.commit, remote.sha256)
+    part = hf_cache.incomplete_path(cache, repo_id, remote.sha256)
+    lock = hf_cache.lock_path(cache, repo_id, remote.sha256)
+    try:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
         raise DownloadError(
-            f"The download of {final.name} is corrupt (checksum mismatch); it was deleted. "
-            "Please try again."
-        )
-    os.replace(part, final)
-    return final
+            f"Cannot write to the model cache {cache}: {exc.strerror or exc}."
+        ) from exc
+    try:
+        with FileLock(lock, timeout=0):
+            pending_downloads.remember(
+                repo_id, filename, revision, part, remote.size, remote.sha256
+            )
+            try:
+                _fetch_verified(
+                    remote, part, filename, endpoint, token, cancel, pause, progress, chunk_size
+                )
+            except DownloadCancelled:
+                part.unlink(missing_ok=True)  # only now: Windows can't delete an open file
+                pending_downloads.forget(repo_id, filename, revision)
+                raise
+            path = hf_cache.store(part, cache, repo_id, filename, revision, remote.commit,
+                                  remote.sha256)  # fmt: skip
+            pending_downloads.forget(repo_id, filename, revision)
+            return path
+    except Timeout:
+        raise DownloadError(
+            f"{filename} is already being downloaded by another program or Folio window; "
+            "wait for it to finish."
+        ) from None
 
 
 def _metadata(
     endpoint: str, repo_id: str, filename: str, revision: str, token: str | None
 ) -> _Remote:
-    """Size, sha256 and byte location of the file, with errors turned into words."""
+    """Size, sha256, commit and byte location of the file, with errors turned into words."""
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
     try:
         meta = get_hf_file_metadata(url, token=token, timeout=_TIMEOUT.connect, endpoint=endpoint)
@@ -162,12 +174,16 @@ def _metadata(
             f"The server did not give the size and checksum of {repo_id}/{filename}, "
             "so the download could not be verified."
         )
-    return _Remote(url=meta.location, size=meta.size, sha256=meta.etag)
+    commit = meta.commit_hash or revision
+    return _Remote(url=meta.location, size=meta.size, sha256=meta.etag, commit=commit)
 
 
 def _status_hint(status: int | str) -> str:
     if status in (401, 403):
-        return "access denied (the repository may be private or gated; a token may be needed)."
+        return (
+            "access denied. The repository may be private or gated: accept its terms on "
+            "huggingface.co and give Folio an access token."
+        )
     if status == 404:
         return "the repository or file does not exist."
     if status == 429:
@@ -183,12 +199,12 @@ def _headers(endpoint: str, url: str, token: str | None) -> dict[str, str]:
     return headers
 
 
-def _check_disk_space(dest_dir: Path, remaining: int) -> None:
-    free = shutil.disk_usage(dest_dir).free
+def _check_disk_space(folder: Path, remaining: int) -> None:
+    free = shutil.disk_usage(folder).free
     if free < remaining + DISK_MARGIN:
         raise DownloadError(
             f"Not enough disk space: needs {_gib(remaining + DISK_MARGIN)}, "
-            f"{_gib(free)} free in {dest_dir}."
+            f"{_gib(free)} free in {folder}."
         )
 
 
@@ -196,26 +212,83 @@ def _gib(n: int) -> str:
     return f"{n / (1 << 30):.1f} GiB"
 
 
-def _fetch(
+def _fetch_verified(
     remote: _Remote,
     part: Path,
-    have: int,
-    headers: dict[str, str],
+    filename: str,
+    endpoint: str,
+    token: str | None,
     cancel: threading.Event | None,
     pause: threading.Event | None,
     progress: Callable[[DownloadProgress], None] | None,
     chunk_size: int,
 ) -> None:
-    """Append the bytes after `have` to `part`; restart at zero if Range is ignored."""
+    """Complete `part` and check its sha256; a mismatch deletes it."""
+    have = part.stat().st_size if part.exists() else 0
+    if have > remote.size:  # cannot be this file: start over
+        part.unlink()
+        have = 0
+    _check_stop(part, cancel, pause)
+    _check_disk_space(part.parent, remote.size - have)
+    digest = hashlib.sha256()
+    if have:
+        if progress is not None:
+            progress(DownloadProgress(have, remote.size, None, None, phase="checking"))
+        _hash_part(part, have, digest, cancel, pause)
+    if have < remote.size:
+        headers = _headers(endpoint, remote.url, token)
+        digest = _fetch(remote, part, have, digest, headers, cancel, pause, progress, chunk_size)
+    if digest.hexdigest() != remote.sha256:
+        part.unlink()
+        raise DownloadError(
+            f"The download of {filename} is corrupt (checksum mismatch); it was deleted. "
+            "Please try again."
+        )
+
+
+def _hash_part(
+    part: Path,
+    have: int,
+    digest: Any,
+    cancel: threading.Event | None,
+    pause: threading.Event | None,
+) -> None:
+    """Feed the bytes already on disk to `digest`, stoppable between blocks."""
+    with part.open("rb") as f:
+        left = have
+        while left:
+            _check_stop(part, cancel, pause)
+            block = f.read(min(_HASH_BLOCK, left))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+
+
+def _fetch(
+    remote: _Remote,
+    part: Path,
+    have: int,
+    digest: Any,
+    headers: dict[str, str],
+    cancel: threading.Event | None,
+    pause: threading.Event | None,
+    progress: Callable[[DownloadProgress], None] | None,
+    chunk_size: int,
+) -> Any:
+    """Append the bytes after `have` to `part`; restart at zero if Range is ignored.
+
+    Returns the digest of the whole part (a fresh one when the server sent everything).
+    """
     if have:
         headers = {**headers, "Range": f"bytes={have}-"}
     try:
         with get_session().stream("GET", remote.url, headers=headers, timeout=_TIMEOUT) as resp:
             if resp.status_code == 200:
-                have = 0  # the server sent the whole file, not the rest
+                have, digest = 0, hashlib.sha256()  # the server sent the whole file
             elif resp.status_code != 206 or not _range_starts_at(resp, have):
                 raise DownloadError(
-                    f"The server answered {resp.status_code} while downloading {part.stem}. "
+                    f"The server answered {resp.status_code} while downloading the model. "
                     "Please try again later."
                 )
             with part.open("r+b" if part.exists() else "wb") as out:
@@ -226,12 +299,13 @@ def _fetch(
                 for chunk in resp.iter_bytes(chunk_size):
                     _check_stop(part, cancel, pause)
                     out.write(chunk)
+                    digest.update(chunk)
                     done += len(chunk)
                     if progress is not None:
                         progress(rate.progress(done, remote.size))
     except httpx2.TransportError as exc:
         raise DownloadError(
-            f"The connection was lost while downloading {part.stem}. "
+            "The connection was lost while downloading the model. "
             "Start the download again to resume where it stopped."
         ) from exc
     except OSError as exc:
@@ -243,9 +317,10 @@ def _fetch(
         raise DownloadError(f"Could not write {part}: {exc.strerror or exc}.") from exc
     if done != remote.size:
         raise DownloadError(
-            f"The connection was closed after {done} of {remote.size} bytes of {part.stem}. "
+            f"The connection was closed after {done} of {remote.size} bytes. "
             "Start the download again to resume where it stopped."
         )
+    return digest
 
 
 def _range_starts_at(resp: httpx2.Response, start: int) -> bool:
@@ -256,15 +331,9 @@ def _range_starts_at(resp: httpx2.Response, start: int) -> bool:
 def _check_stop(part: Path, cancel: threading.Event | None, pause: threading.Event | None) -> None:
     """Cancel wins over pause: a user who cancels a paused download wants it gone."""
     if cancel is not None and cancel.is_set():
-        raise DownloadCancelled(f"The download of {part.stem} was cancelled.")
+        raise DownloadCancelled("The download was cancelled.")
     if pause is not None and pause.is_set():
-        raise DownloadPaused(f"The download of {part.stem} is paused.")
-
-
-def _sha256(path: Path) -> str:
-    """Streamed, so a 5.7 GB file never has to fit in memory."""
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        raise DownloadPaused("The download is paused.")
 
 
 class _Rate:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from desktop_app import paths
+from desktop_app.core import hf_cache
 from desktop_app.core.model_files import read_model_info
 from desktop_app.errors import ModelFileError
 
@@ -82,7 +83,7 @@ def _candidates(home: Path, env: Mapping[str, str]) -> Iterator[_Candidate]:
     folio = paths.models_dir()
     for path in _glob(folio, "**/*.gguf"):
         yield "folio", path.relative_to(folio).as_posix(), path, None
-    yield from _huggingface(_hf_hub_dir(home, env))
+    yield from _huggingface(hf_cache.hub_cache_dir(env, home))
     for root in (home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models"):
         for path in _glob(root, "*/*/*.gguf"):
             yield "lmstudio", path.relative_to(root).as_posix(), path, None
@@ -90,15 +91,6 @@ def _candidates(home: Path, env: Mapping[str, str]) -> Iterator[_Candidate]:
     yield from _ollama(Path(ollama).expanduser() if ollama else home / ".ollama" / "models")
     for path in _glob(home / "Downloads", "*.gguf"):
         yield "downloads", path.name, path, None
-
-
-def _hf_hub_dir(home: Path, env: Mapping[str, str]) -> Path:
-    """The hub cache as huggingface_hub finds it: HF_HUB_CACHE, else HF_HOME/hub."""
-    if env.get("HF_HUB_CACHE"):
-        return Path(env["HF_HUB_CACHE"]).expanduser()
-    if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
-    return home / ".cache" / "huggingface" / "hub"
 
 
 def _huggingface(hub: Path) -> Iterator[_Candidate]:

@@ -1,4 +1,4 @@
-"""Downloads against a local stand-in for the Hugging Face hub (`tests.fixtures.hub_server`)."""
+"""Downloads into the shared hub cache, against a local stand-in for the Hugging Face hub."""
 
 from __future__ import annotations
 
@@ -10,70 +10,105 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from filelock import FileLock
+from huggingface_hub import try_to_load_from_cache
 
+from desktop_app.core import hf_cache
 from desktop_app.core.downloads import (
     DownloadCancelled,
     DownloadError,
     DownloadPaused,
     DownloadProgress,
     download,
-    partial_path,
 )
+from desktop_app.core.pending_downloads import Pending, discard, pending
 from tests.fixtures import hub_server
-from tests.fixtures.hub_server import CHUNK, FILE, REPO, HubState
+from tests.fixtures.hub_server import CHUNK, COMMIT, FILE, REPO, HubState
 
 # The shared hub fixtures, bound here so pytest finds them for this module.
 hub = hub_server.hub
 source = hub_server.source
 
 
-def _get(dest: Path, endpoint: str, **kwargs: object) -> Path:
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "hub-cache"
+
+
+def _get(cache: Path, endpoint: str, **kwargs: object) -> Path:
     # Passing the endpoint is the only way to redirect huggingface_hub after
     # import: it builds its URL template from HF_ENDPOINT once, at import.
-    return download(REPO, FILE, dest, chunk_size=CHUNK, endpoint=endpoint, **kwargs)  # type: ignore[arg-type]
+    return download(REPO, FILE, cache_dir=cache, chunk_size=CHUNK, endpoint=endpoint, **kwargs)  # type: ignore[arg-type]
 
 
-def test_full_download_is_verified_and_equal(hub: HubState, source: bytes, tmp_path: Path) -> None:
+def _part(cache: Path, source: bytes) -> Path:
+    return hf_cache.incomplete_path(cache, REPO, hashlib.sha256(source).hexdigest())
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as s:  # a port that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_download_lands_in_the_hub_cache_layout(hub: HubState, source: bytes, cache: Path) -> None:
     seen: list[DownloadProgress] = []
 
-    path = _get(tmp_path, hub.hub_url, progress=seen.append)
+    path = _get(cache, hub.hub_url, progress=seen.append)
 
-    assert path == tmp_path / FILE
+    repo = cache / "models--folio-test--tiny"
+    sha = hashlib.sha256(source).hexdigest()
+    assert path == repo / "snapshots" / COMMIT / FILE
+    assert path.is_symlink() and path.resolve() == repo / "blobs" / sha
+    assert (repo / "refs" / "main").read_text() == COMMIT
     assert path.read_bytes() == source
-    assert not partial_path(tmp_path, FILE).exists()
+    # huggingface_hub itself finds the file: other tools share it, nothing is stored twice.
+    assert Path(try_to_load_from_cache(REPO, FILE, cache_dir=cache)) == path
+    assert not _part(cache, source).exists() and pending(REPO, FILE) is None
     assert hub.ranges == [None]
     dones = [p.done for p in seen]
     assert dones == sorted(dones) and dones[-1] == len(source)
     assert {p.total for p in seen} == {len(source)}
 
 
-def test_already_downloaded_file_is_not_fetched_again(hub: HubState, tmp_path: Path) -> None:
-    _get(tmp_path, hub.hub_url)
-    _get(tmp_path, hub.hub_url)
+def test_a_cached_file_is_returned_without_the_network(hub: HubState, cache: Path) -> None:
+    first = _get(cache, hub.hub_url)
+    assert _get(cache, _closed_port_url()) == first
     assert len(hub.ranges) == 1
 
 
+def test_without_links_the_blob_moves_into_the_snapshot(
+    hub: HubState, source: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(self: Path, target: str) -> None:
+        raise OSError("symbolic links are not supported here")
+
+    monkeypatch.setattr(Path, "symlink_to", no_links)
+    path = _get(cache, hub.hub_url)
+    assert not path.is_symlink() and path.read_bytes() == source
+    assert hf_cache.cached_file(cache, REPO, FILE) == path
+
+
 def test_lost_connection_keeps_part_and_next_call_resumes_with_range(
-    hub: HubState, source: bytes, tmp_path: Path
+    hub: HubState, source: bytes, cache: Path
 ) -> None:
     cut = len(source) // 2
     hub.cut_after = cut
 
     with pytest.raises(DownloadError, match="connection"):
-        _get(tmp_path, hub.hub_url)
+        _get(cache, hub.hub_url)
     # httpx may drop a last partial chunk; the part's size is the resume point.
-    kept = partial_path(tmp_path, FILE).stat().st_size
+    kept = _part(cache, source).stat().st_size
     assert cut - CHUNK < kept <= cut
+    assert pending(REPO, FILE) == Pending(_part(cache, source), kept, len(source))
 
-    path = _get(tmp_path, hub.hub_url)
+    path = _get(cache, hub.hub_url)
     assert hub.ranges == [None, f"bytes={kept}-"]
     assert hub.served == [cut, len(source) - kept]
     assert path.read_bytes() == source
 
 
-def test_pause_keeps_part_and_a_new_call_resumes(
-    hub: HubState, source: bytes, tmp_path: Path
-) -> None:
+def test_pause_keeps_part_and_a_new_call_resumes(hub: HubState, source: bytes, cache: Path) -> None:
     pause = threading.Event()
 
     def on_progress(p: DownloadProgress) -> None:
@@ -81,32 +116,36 @@ def test_pause_keeps_part_and_a_new_call_resumes(
             pause.set()
 
     with pytest.raises(DownloadPaused):
-        _get(tmp_path, hub.hub_url, pause=pause, progress=on_progress)
-    part = partial_path(tmp_path, FILE)
-    kept = part.stat().st_size
+        _get(cache, hub.hub_url, pause=pause, progress=on_progress)
+    kept = _part(cache, source).stat().st_size
     assert 0 < kept < len(source)
+    assert pending(REPO, FILE).done == kept  # type: ignore[union-attr]
 
     # A new call with fresh events is what a restarted app does.
     seen: list[DownloadProgress] = []
-    path = _get(tmp_path, hub.hub_url, pause=threading.Event(), progress=seen.append)
+    path = _get(cache, hub.hub_url, pause=threading.Event(), progress=seen.append)
     assert hub.ranges[-1] == f"bytes={kept}-"
     assert path.read_bytes() == source
-    assert seen[0].done > kept and seen[-1].done == len(source)
+    assert seen[0] == DownloadProgress(kept, len(source), None, None, phase="checking")
+    assert seen[1].done > kept and seen[-1].done == len(source)
+    assert pending(REPO, FILE) is None
 
 
 def test_server_ignoring_range_restarts_from_zero(
-    hub: HubState, source: bytes, tmp_path: Path
+    hub: HubState, source: bytes, cache: Path
 ) -> None:
-    partial_path(tmp_path, FILE).write_bytes(b"stale bytes that are not the file")
+    part = _part(cache, source)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"stale bytes that are not the file")
     hub.ignore_range = True
 
-    path = _get(tmp_path, hub.hub_url)
+    path = _get(cache, hub.hub_url)
 
     assert hub.ranges == ["bytes=33-"]
     assert path.read_bytes() == source
 
 
-def test_cancel_deletes_part(hub: HubState, source: bytes, tmp_path: Path) -> None:
+def test_cancel_deletes_part_and_record(hub: HubState, source: bytes, cache: Path) -> None:
     cancel = threading.Event()
 
     def on_progress(p: DownloadProgress) -> None:
@@ -114,50 +153,79 @@ def test_cancel_deletes_part(hub: HubState, source: bytes, tmp_path: Path) -> No
             cancel.set()
 
     with pytest.raises(DownloadCancelled):
-        _get(tmp_path, hub.hub_url, cancel=cancel, progress=on_progress)
-    assert not any(tmp_path.glob(f"{FILE}*"))
+        _get(cache, hub.hub_url, cancel=cancel, progress=on_progress)
+    assert not _part(cache, source).exists() and pending(REPO, FILE) is None
 
 
-def test_cancel_of_a_paused_download_discards_it_offline(tmp_path: Path) -> None:
-    partial_path(tmp_path, FILE).write_bytes(b"half")
-    cancel = threading.Event()
-    cancel.set()
+def test_a_paused_download_is_discarded_offline(hub: HubState, source: bytes, cache: Path) -> None:
+    pause = threading.Event()
+    with pytest.raises(DownloadPaused):
+        _get(cache, hub.hub_url, pause=pause, progress=lambda p: pause.set())
+    assert pending(REPO, FILE).done > 0  # type: ignore[union-attr]
 
-    with pytest.raises(DownloadCancelled):
-        _get(tmp_path, "http://127.0.0.1:9", cancel=cancel)  # nothing may be contacted
-    assert not any(tmp_path.glob(f"{FILE}*"))
+    discard(REPO, FILE)
+    assert pending(REPO, FILE) is None and not _part(cache, source).exists()
 
 
-def test_corrupt_bytes_fail_verification_and_leave_nothing(hub: HubState, tmp_path: Path) -> None:
+def test_corrupt_bytes_fail_verification_and_leave_nothing(hub: HubState, cache: Path) -> None:
     hub.sha256 = hashlib.sha256(b"some other file").hexdigest()
 
     with pytest.raises(DownloadError, match="corrupt"):
-        _get(tmp_path, hub.hub_url)
-    assert not any(tmp_path.glob(f"{FILE}*"))
+        _get(cache, hub.hub_url)
+    assert [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".lock"] == []
+    assert hf_cache.cached_file(cache, REPO, FILE) is None
 
 
-def test_missing_file_says_404(hub: HubState, tmp_path: Path) -> None:
+def test_a_download_in_another_program_is_not_written_twice(
+    hub: HubState, source: bytes, cache: Path
+) -> None:
+    lock = hf_cache.lock_path(cache, REPO, hashlib.sha256(source).hexdigest())
+    lock.parent.mkdir(parents=True)
+    errors: list[DownloadError] = []
+
+    def other_program() -> None:  # another thread: a file lock is re-entrant in its own
+        try:
+            _get(cache, hub.hub_url)
+        except DownloadError as exc:
+            errors.append(exc)
+
+    with FileLock(lock):  # held, as `hf download` holds it while writing the blob
+        thread = threading.Thread(target=other_program)
+        thread.start()
+        thread.join(10)
+    assert "already being downloaded" in str(errors[0])
+    assert hub.ranges == []
+
+
+def test_token_goes_to_the_hub_only(hub: HubState, source: bytes, cache: Path) -> None:
+    hub.token = "hf_secret"
+    with pytest.raises(DownloadError, match="401 .*access token"):
+        _get(cache, hub.hub_url)
+
+    path = _get(cache, hub.hub_url, token="hf_secret")
+    assert path.read_bytes() == source
+    assert hub.hub_auth[-1] == "Bearer hf_secret"
+    assert hub.cdn_auth == [None]  # never leaked to the CDN's origin
+
+
+def test_missing_file_says_404(hub: HubState, cache: Path) -> None:
     hub.missing = True
     with pytest.raises(DownloadError, match="answered 404 .*does not exist"):
-        _get(tmp_path, hub.hub_url)
+        _get(cache, hub.hub_url)
 
 
-def test_no_server_says_no_network(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a port that nothing listens on once closed
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-
+def test_no_server_says_no_network(cache: Path) -> None:
     with pytest.raises(DownloadError, match="No network connection: cannot reach"):
-        _get(tmp_path, f"http://127.0.0.1:{port}")
+        _get(cache, _closed_port_url())
 
 
 def test_too_little_disk_space_fails_before_fetching(
-    hub: HubState, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    hub: HubState, monkeypatch: pytest.MonkeyPatch, cache: Path
 ) -> None:
     monkeypatch.setattr(
         shutil, "disk_usage", lambda _path: SimpleNamespace(total=1, used=0, free=1)
     )
 
     with pytest.raises(DownloadError, match=r"Not enough disk space: needs 0\.3 GiB, 0\.0 GiB"):
-        _get(tmp_path, hub.hub_url)
+        _get(cache, hub.hub_url)
     assert hub.ranges == []
