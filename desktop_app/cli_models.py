@@ -3,8 +3,8 @@
 `list` shows the recommended Qwen3.5 GGUFs with a verdict for this machine
 (before anything is downloaded) and the GGUFs already on disk (Hugging Face
 cache, LM Studio, Ollama, Folio's folder, Downloads). `download` fetches a
-catalog entry with progress, resume and checksum; `use` makes a file (or a
-downloaded catalog entry) the configured model.
+catalog entry into the shared Hugging Face cache with progress, resume and
+checksum; `use` makes a file (or a downloaded catalog entry) the configured model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from desktop_app import paths
 from desktop_app import settings as settings_mod
 from desktop_app.errors import FolioError
 
@@ -30,6 +29,11 @@ def add_models_command(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=cmd_list)
     download = actions.add_parser("download", help="download a catalog model (resumable)")
     download.add_argument("name", help="e.g. Qwen3.5-9B (see folio models list)")
+    download.add_argument(
+        "--token",
+        help="Hugging Face access token for gated or private repositories "
+        "(default: HF_TOKEN or your `hf auth login`)",
+    )
     download.set_defaults(handler=cmd_download)
     use = actions.add_parser(
         "use", help="make a GGUF file or a downloaded catalog model the default"
@@ -48,6 +52,15 @@ def _entry(name: str):
     raise FolioError(f"Unknown model {name!r}; choose one of: {names}.")
 
 
+def _state(entry) -> tuple[str | None, int | None]:
+    """(downloaded path, bytes of an unfinished download) of a catalog entry."""
+    from desktop_app.core.pending_downloads import pending
+
+    path = entry.local_path()
+    left = None if path is not None else pending(entry.repo_id, entry.filename)
+    return (str(path) if path else None), (left.done if left else None)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from desktop_app.core import hardware
     from desktop_app.core.model_discovery import discover
@@ -63,7 +76,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             "catalog": [
                 {"name": f.entry.name, "repo_id": f.entry.repo_id, "filename": f.entry.filename,
                  "size_bytes": f.entry.size_bytes, "where": f.where, "gpu_layers": f.gpu_layers,
-                 "max_context": f.max_context, "reason": f.reason}
+                 "max_context": f.max_context, "reason": f.reason,
+                 "downloaded": _state(f.entry)[0], "partial_bytes": _state(f.entry)[1]}
                 for f in fits
             ],
             "discovered": [asdict(d) | {"path": str(d.path)} for d in found],
@@ -74,7 +88,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("\nRecommended Qwen3.5 models (Q4_K_M):")
     for f in fits:
         star = "*" if f is pick else " "
-        print(f" {star} {f.entry.name:<12} {f.entry.size_bytes / GiB:5.1f} GiB  {f.reason}")
+        path, partial = _state(f.entry)
+        state = "downloaded" if path else (
+            f"{partial / f.entry.size_bytes:.0%} downloaded, paused" if partial else ""
+        )
+        print(f" {star} {f.entry.name:<12} {f.entry.size_bytes / GiB:5.1f} GiB  {f.reason}"
+              + (f"  [{state}]" if state else ""))  # fmt: skip
     print("\nModels found on this computer:" if found else "\nNo GGUF models found on disk.")
     for d in found:
         state = "" if d.usable else f"  (cannot be used: {d.problem})"
@@ -90,13 +109,16 @@ def cmd_download(args: argparse.Namespace) -> int:
     entry = _entry(args.name)
 
     def progress(p: DownloadProgress) -> None:
+        if p.phase == "checking":
+            sys.stderr.write(f"Checking the {p.done / GiB:.2f} GiB already downloaded…\n")
+            return
         rate = f" · {p.bytes_per_s / 1024**2:.1f} MB/s" if p.bytes_per_s else ""
         eta = f" · {p.eta_s:.0f} s left" if p.eta_s is not None else ""
         sys.stderr.write(f"\r{p.done / GiB:.2f} / {p.total / GiB:.2f} GiB{rate}{eta}   ")
         sys.stderr.flush()
 
     try:
-        path = download(entry.repo_id, entry.filename, paths.models_dir(), progress=progress)
+        path = download(entry.repo_id, entry.filename, token=args.token, progress=progress)
     except KeyboardInterrupt:  # the .part file stays: the next run resumes it
         print("\nfolio: download paused; run the same command again to resume.", file=sys.stderr)
         return 130
@@ -109,13 +131,14 @@ def cmd_use(args: argparse.Namespace) -> int:
 
     candidate = Path(args.model).expanduser()
     if not candidate.exists() and not args.model.lower().endswith(".gguf"):
-        candidate = paths.models_dir() / _entry(args.model).filename
-        if not candidate.exists():
+        found = _entry(args.model).local_path()
+        if found is None:
             raise FolioError(
                 f"{args.model} is not downloaded yet: folio models download {args.model}"
             )
+        candidate = found
     info = read_model_info(candidate)  # refuses files llama.cpp cannot load, with the reason
     settings = settings_mod.load()
-    settings_mod.save(settings.replace(model_path=str(candidate.resolve())))
+    settings_mod.save(settings.replace(model_path=str(candidate.absolute())))
     print(f"Folio now uses {candidate.name} ({info.architecture}, {info.size_label or '?'}).")
     return 0

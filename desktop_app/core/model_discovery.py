@@ -40,7 +40,7 @@ _OLLAMA_NOTE = (
 class Discovered:
     """One model file found on disk, with whether Folio can load it and why not."""
 
-    path: Path  # the real file (links resolved), what the engine should open
+    path: Path  # what the engine should open; a hub cache link keeps its file name
     name: str  # how its tool names it: "org/repo/file.gguf", "qwen3.5:9b", a file name
     architecture: str | None
     size_bytes: int
@@ -70,7 +70,7 @@ def discover(home: Path | None = None, env: Mapping[str, str] | None = None) -> 
         if real in seen or not real.is_file():
             continue
         seen.add(real)
-        found.append(_inspect(source, name, real, problem))
+        found.append(_inspect(source, name, path.absolute(), problem))
     return found
 
 

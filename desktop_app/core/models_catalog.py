@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from desktop_app import paths
+from desktop_app.core import hf_cache
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.model_files import ModelInfo
 from desktop_app.core.placement import (
@@ -102,6 +104,17 @@ class CatalogEntry:
             bos_token_id=None,
             eos_token_id=None,
         )
+
+    def local_path(self) -> Path | None:
+        """The downloaded file: in the shared hub cache, or in Folio's own models folder.
+
+        Local lookups only, so "downloaded" shows offline too.
+        """
+        cached = hf_cache.cached_file(hf_cache.hub_cache_dir(), self.repo_id, self.filename)
+        if cached is not None:
+            return cached
+        own = paths.models_dir() / self.filename
+        return own if own.is_file() else None
 
 
 def _qwen35(size: str, size_bytes: int, params_b: float, **shape: int) -> CatalogEntry:

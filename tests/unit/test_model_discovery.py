@@ -89,7 +89,8 @@ def test_finds_models_in_every_known_place(home: Path):
     hf = found["HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/smollm2.Q4_1.gguf"]
     assert hf.source == "huggingface" and hf.usable and hf.problem is None
     assert hf.architecture == "llama" and hf.quantization == "Q4_1"
-    assert hf.path.name == "0123abcd" and not hf.path.is_symlink()  # the blob, resolved
+    # The snapshot link, not the blob: its name is what the user recognises.
+    assert hf.path.name == "smollm2.Q4_1.gguf" and hf.path.resolve().name == "0123abcd"
     assert hf.size_bytes == smollm2_path().stat().st_size
     lm = found["unsloth/Tiny-GGUF/tiny-qwen35.gguf"]
     assert (lm.source, lm.architecture, lm.usable) == ("lmstudio", "qwen35", True)
