@@ -19,7 +19,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -44,7 +43,9 @@ from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.document_actions import DocumentActions
 from desktop_app.ui.documents_panel import DocumentsPanel
+from desktop_app.ui.download_manager import DownloadManager
 from desktop_app.ui.engine_worker import EngineWorker
+from desktop_app.ui.model_actions import ModelActions
 from desktop_app.ui.session_host import NeedsPassword, Opened, SessionHost
 from desktop_app.ui.theme import apply_theme
 
@@ -62,12 +63,19 @@ class _Answer:
     reasoning: list[str] = field(default_factory=list)
 
 
-class MainWindow(DocumentActions, QMainWindow):
-    def __init__(self, store: Store, host: SessionHost, worker: EngineWorker | None = None) -> None:
+class MainWindow(DocumentActions, ModelActions, QMainWindow):
+    def __init__(
+        self,
+        store: Store,
+        host: SessionHost,
+        worker: EngineWorker | None = None,
+        downloads: DownloadManager | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
         self.host = host
         self.worker = worker or EngineWorker(self)
+        self.downloads = downloads or DownloadManager(self)
         self.conversation_id: int | None = None
         self._answers: dict[int, _Answer] = {}
         self._open_request: int | None = None
@@ -106,8 +114,10 @@ class MainWindow(DocumentActions, QMainWindow):
         self.model_label = QLabel("Loading model…")
         self.context_meter = QProgressBar(minimumWidth=190, maximumWidth=240, textVisible=True)
         self.speed_label = QLabel("")
+        self.download_label = QLabel("")
         bar = self.statusBar()
         bar.addWidget(self.model_label, 1)
+        bar.addPermanentWidget(self.download_label)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.context_meter)
         for text, keys, slot in (
@@ -138,6 +148,7 @@ class MainWindow(DocumentActions, QMainWindow):
         self.composer.draft_changed.connect(self._save_draft)
         self.composer.thinking_toggled.connect(self._set_thinking)
         self.composer.files_pasted.connect(self.add_files)
+        self._connect_downloads()
         self.documents.files_dropped.connect(self.add_files)
         self.documents.attach_requested.connect(self.attach_files)
         self.documents.remove_requested.connect(self._remove_document)
@@ -384,7 +395,7 @@ class MainWindow(DocumentActions, QMainWindow):
         QMessageBox.warning(self, "Folio", message)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.host.settings, self)
+        dialog = SettingsDialog(self.host.settings, self, downloads=self.downloads)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         new = dialog.result_settings()
@@ -400,23 +411,6 @@ class MainWindow(DocumentActions, QMainWindow):
         self.worker.call(lambda c: self.host.reconfigure(model_path, new))
         self._thinking = new.thinking
         self._prepare()  # the system prompt or sampling may have changed too
-
-    def open_models(self) -> QDialog:
-        """The models dialog (first run and Ctrl+M): pick, find or download a model."""
-        from desktop_app.ui.dialogs.models_dialog import ModelsDialog
-
-        dialog = ModelsDialog(self)
-        dialog.model_chosen.connect(self.use_model)
-        dialog.show()
-        return dialog
-
-    def use_model(self, path: str) -> None:
-        """Switch models at runtime: the old one is unloaded, the new one loads meanwhile."""
-        new = self.host.settings.replace(model_path=path)
-        settings_mod.save(new)
-        self.model_label.setText(f"Loading {Path(path).name}…")
-        self.worker.call(lambda c: self.host.reconfigure(Path(path), new))
-        self._prepare()
 
     def _show_citation(self, label: str) -> None:
         paths = [d.path for d in self.store.documents(self.conversation_id or 0)]
@@ -457,6 +451,7 @@ class MainWindow(DocumentActions, QMainWindow):
         if self.conversation_id is not None:
             self.store.set_draft(self.conversation_id, self.composer.text())
         self.worker.shutdown()  # delivers the final deltas and `finished` before returning
+        self.downloads.shutdown()  # pauses them; the next start shows them paused
         self._save_partial()
         self.host.close()
         event.accept()

@@ -1,20 +1,23 @@
-"""The Models dialog: recommendation, models on disk, and downloads against a local hub."""
+"""The Models page and dialog: recommendation, models on disk, downloads against a local hub."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop_app import paths
-from desktop_app.core import hardware, models_catalog
-from desktop_app.core.downloads import partial_path
+from desktop_app.core import hardware, hf_cache, models_catalog
 from desktop_app.core.model_discovery import Discovered
-from desktop_app.ui.dialogs import models_dialog
+from desktop_app.core.model_locator import demo_model_path
+from desktop_app.settings import Settings
+from desktop_app.ui.dialogs import models_page
 from desktop_app.ui.dialogs.models_dialog import ModelsDialog
+from desktop_app.ui.dialogs.settings_dialog import SettingsDialog
+from desktop_app.ui.download_manager import DownloadManager
 from tests.fixtures import hub_server
 from tests.fixtures.hub_server import FILE, REPO, HubState
 
@@ -51,13 +54,37 @@ def served_catalog(monkeypatch: pytest.MonkeyPatch, source: bytes) -> None:
 
 
 @pytest.fixture
-def dialog(qtbot, hw: hardware.Hardware, hub: HubState, served_catalog: None) -> Iterator:
-    d = ModelsDialog(hardware=hw, discovered=[], endpoint=hub.hub_url)
-    qtbot.addWidget(d)
-    yield d
-    for row in d.catalog_rows.values():  # no download thread may outlive its hub server
-        row._cancel.set()
-        qtbot.waitUntil(lambda row=row: not row._running, timeout=5000)
+def managers(qtbot, hub: HubState, served_catalog: None) -> Iterator:
+    """Makes download managers (one per simulated app run) and stops their threads after."""
+    made: list[DownloadManager] = []
+
+    def make() -> DownloadManager:
+        made.append(DownloadManager(endpoint=hub.hub_url))
+        return made[-1]
+
+    yield make
+    for manager in made:  # no download thread may outlive its hub server
+        for job in manager.jobs():
+            manager.cancel(job.entry.name)
+        qtbot.waitUntil(lambda m=manager: not any(j.busy for j in m.jobs()), timeout=5000)
+
+
+@pytest.fixture
+def open_dialog(qtbot, hw: hardware.Hardware) -> Iterator:
+    kept: list[ModelsDialog] = []  # the tests hold rows, not dialogs: keep them alive
+
+    def make(manager: DownloadManager) -> ModelsDialog:
+        d = ModelsDialog(manager, hardware=hw, discovered=[])
+        qtbot.addWidget(d)
+        kept.append(d)
+        return d
+
+    yield make
+
+
+def _part(source: bytes) -> Path:
+    cache = hf_cache.hub_cache_dir()
+    return hf_cache.incomplete_path(cache, REPO, hashlib.sha256(source).hexdigest())
 
 
 def _found(path: Path, usable: bool) -> Discovered:
@@ -73,92 +100,220 @@ def _found(path: Path, usable: bool) -> Discovered:
     )
 
 
+def _click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
 def test_recommendation_is_shown_and_marked(qtbot, hw: hardware.Hardware) -> None:
-    d = ModelsDialog(hardware=hw, discovered=[])
+    d = ModelsDialog(DownloadManager(), hardware=hw, discovered=[])
     qtbot.addWidget(d)
     pick, fits = models_catalog.recommend(hw)
 
-    assert hw.summary() in d.summary.text()
-    assert list(d.catalog_rows) == [f.entry.name for f in fits]
-    for name, row in d.catalog_rows.items():
+    assert hw.summary() in d.page.summary.text()
+    assert list(d.page.catalog_rows) == [f.entry.name for f in fits]
+    for name, row in d.page.catalog_rows.items():
         assert row.recommended.isVisibleTo(d) == (name == pick.entry.name)
-        assert not row.download_button.isHidden()
-    assert d.catalog_rows[pick.entry.name].reason.text() == pick.reason
+        assert row.download_button.text() == "Download" and row.progress.isHidden()
+    assert d.page.catalog_rows[pick.entry.name].reason.text() == pick.reason
 
 
 def test_discovered_models_are_listed_and_use_emits_the_path(qtbot, tmp_path: Path) -> None:
     good, bad = tmp_path / "good.gguf", tmp_path / "bad.gguf"
-    d = ModelsDialog(discovered=[_found(good, True), _found(bad, False)])
+    d = ModelsDialog(DownloadManager(), discovered=[_found(good, True), _found(bad, False)])
     qtbot.addWidget(d)
 
-    assert [r.found.path for r in d.found_rows] == [good, bad]
-    usable, unusable = d.found_rows
+    assert [r.found.path for r in d.page.found_rows] == [good, bad]
+    usable, unusable = d.page.found_rows
     assert not unusable.use_button.isEnabled()
     assert unusable.use_button.toolTip() == "Unknown architecture mamba."
     with qtbot.waitSignal(d.model_chosen, timeout=1000) as chosen:
-        qtbot.mouseClick(usable.use_button, Qt.MouseButton.LeftButton)
+        _click(qtbot, usable.use_button)
     assert chosen.args == [str(good)]
 
 
 def test_discovery_runs_off_the_ui_thread_and_fills_the_list(
     qtbot, monkeypatch: pytest.MonkeyPatch, hw: hardware.Hardware, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(models_dialog, "discover", lambda: [_found(tmp_path / "a.gguf", True)])
-    d = ModelsDialog(hardware=hw)
+    monkeypatch.setattr(models_page, "discover", lambda: [_found(tmp_path / "a.gguf", True)])
+    d = ModelsDialog(DownloadManager(), hardware=hw)
     qtbot.addWidget(d)
-    qtbot.waitUntil(lambda: len(d.found_rows) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: len(d.page.found_rows) == 1, timeout=5000)
 
 
-def test_download_shows_progress_and_chooses_the_file(
-    qtbot, dialog: ModelsDialog, source: bytes
+def test_download_shows_progress_lands_in_the_hub_cache_and_offers_use(
+    qtbot, managers, open_dialog, source: bytes
 ) -> None:
-    row = dialog.catalog_rows[TINY]
-    with qtbot.waitSignal(dialog.model_chosen, timeout=15000) as chosen:
-        qtbot.mouseClick(row.download_button, Qt.MouseButton.LeftButton)
-        assert not row.progress.isHidden()
+    manager = managers()
+    row = open_dialog(manager).page.catalog_rows[TINY]
+    with qtbot.waitSignal(manager.downloaded, timeout=15000) as done:
+        _click(qtbot, row.download_button)
+        assert not row.progress.isHidden() and row.download_button.isHidden()
 
-    final = paths.models_dir() / FILE
-    assert chosen.args == [str(final)]
-    assert final.read_bytes() == source
-    assert row.progress.value() == row.progress.maximum()
+    path = hf_cache.cached_file(hf_cache.hub_cache_dir(), REPO, FILE)
+    assert done.args == [TINY, str(path)] and path.read_bytes() == source
+    assert row.download_button.text() == "Use" and row.progress.isHidden()
+    with qtbot.waitSignal(row.use, timeout=1000) as used:
+        _click(qtbot, row.download_button)
+    assert used.args == [str(path)]
 
 
-def test_pause_keeps_the_part_and_resume_completes(
-    qtbot, dialog: ModelsDialog, hub: HubState, source: bytes
+def test_pause_survives_a_restart_and_resume_completes(
+    qtbot, managers, open_dialog, hub: HubState, source: bytes
 ) -> None:
     hub.delay_s = 0.01  # ~2 s for the whole file, so the pause lands mid-transfer
-    row = dialog.catalog_rows[TINY]
-    part = partial_path(paths.models_dir(), FILE)
-    qtbot.mouseClick(row.download_button, Qt.MouseButton.LeftButton)
+    manager = managers()
+    row = open_dialog(manager).page.catalog_rows[TINY]
+    _click(qtbot, row.download_button)
     qtbot.waitUntil(lambda: row.progress.value() > 0, timeout=5000)
     assert " / " in row.status.text() and "MB" in row.status.text()
 
-    qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
+    _click(qtbot, row.pause_button)
     qtbot.waitUntil(lambda: row.pause_button.text() == "Resume", timeout=5000)
-    assert row.status.text().startswith("Paused")
-    assert 0 < part.stat().st_size < len(source)
+    assert row.status.text().startswith("Paused at")
+    kept = _part(source).stat().st_size
+    assert 0 < kept < len(source)
 
-    with qtbot.waitSignal(dialog.model_chosen, timeout=15000):
-        qtbot.mouseClick(row.pause_button, Qt.MouseButton.LeftButton)
-    assert hub.ranges[-1] is not None and hub.ranges[-1].startswith("bytes=")
-    assert (paths.models_dir() / FILE).read_bytes() == source
-    assert not part.exists()
+    # A restarted app: a new manager and dialog find the paused download on disk.
+    restarted = managers()
+    row = open_dialog(restarted).page.catalog_rows[TINY]
+    assert row.pause_button.text() == "Resume" and not row.progress.isHidden()
+    assert row.progress.value() == int(kept / len(source) * 1000)
+    assert row.status.text().startswith("Paused at")
+    with qtbot.waitSignal(restarted.downloaded, timeout=15000):
+        _click(qtbot, row.pause_button)
+    assert hub.ranges[-1] == f"bytes={kept}-"
+    path = hf_cache.cached_file(hf_cache.hub_cache_dir(), REPO, FILE)
+    assert path.read_bytes() == source and not _part(source).exists()
 
 
-def test_cancel_removes_the_part(qtbot, dialog: ModelsDialog, hub: HubState) -> None:
+def test_closing_the_dialog_keeps_the_download_and_a_new_one_shows_it(
+    qtbot, managers, open_dialog, hub: HubState
+) -> None:
     hub.delay_s = 0.01
-    row = dialog.catalog_rows[TINY]
-    qtbot.mouseClick(row.download_button, Qt.MouseButton.LeftButton)
+    manager = managers()
+    first = open_dialog(manager)
+    _click(qtbot, first.page.catalog_rows[TINY].download_button)
+    qtbot.waitUntil(lambda: first.page.catalog_rows[TINY].progress.value() > 0, timeout=5000)
+    first.close()
+
+    row = open_dialog(manager).page.catalog_rows[TINY]
+    assert row.pause_button.text() == "Pause" and row.download_button.isHidden()
+    seen = row.progress.value()
+    qtbot.waitUntil(lambda: row.progress.value() > seen, timeout=5000)
+    with qtbot.waitSignal(manager.downloaded, timeout=15000):
+        pass
+    assert len(hub.ranges) == 1  # one download, never a second one on the same file
+
+
+def test_cancel_removes_the_part(
+    qtbot, managers, open_dialog, hub: HubState, source: bytes
+) -> None:
+    hub.delay_s = 0.01
+    row = open_dialog(managers()).page.catalog_rows[TINY]
+    _click(qtbot, row.download_button)
     qtbot.waitUntil(lambda: row.progress.value() > 0, timeout=5000)
 
-    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    _click(qtbot, row.cancel_button)
     qtbot.waitUntil(lambda: not row.download_button.isHidden(), timeout=5000)
-    assert not any(paths.models_dir().glob(f"{FILE}*"))
+    assert row.download_button.text() == "Download" and not _part(source).exists()
 
 
-def test_download_error_is_shown_in_the_row(qtbot, dialog: ModelsDialog, hub: HubState) -> None:
+def test_download_error_is_shown_in_the_row_and_retry_works(
+    qtbot, managers, open_dialog, hub: HubState
+) -> None:
     hub.missing = True
-    row = dialog.catalog_rows[TINY]
-    qtbot.mouseClick(row.download_button, Qt.MouseButton.LeftButton)
+    manager = managers()
+    row = open_dialog(manager).page.catalog_rows[TINY]
+    _click(qtbot, row.download_button)
     qtbot.waitUntil(lambda: "404" in row.status.text(), timeout=5000)
-    assert row.pause_button.text() == "Resume"
+    assert row.pause_button.text() == "Resume" and row.pause_button.isEnabled()
+
+    hub.missing = False
+    with qtbot.waitSignal(manager.downloaded, timeout=15000):
+        _click(qtbot, row.pause_button)
+
+
+def test_a_gated_model_downloads_with_the_typed_token(
+    qtbot, managers, open_dialog, hub: HubState
+) -> None:
+    hub.token = "hf_gated"
+    manager = managers()
+    page = open_dialog(manager).page
+    row = page.catalog_rows[TINY]
+    _click(qtbot, row.download_button)
+    qtbot.waitUntil(lambda: "401" in row.status.text(), timeout=5000)
+    assert "access token" in row.status.text()
+
+    page.token_edit.setText(" hf_gated ")
+    with qtbot.waitSignal(manager.downloaded, timeout=15000):
+        _click(qtbot, row.pause_button)
+    assert hub.hub_auth[-1] == "Bearer hf_gated" and set(hub.cdn_auth) == {None}
+
+
+def test_settings_has_a_models_tab_that_fills_the_model_field(
+    qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    found = tmp_path / "found.gguf"
+    monkeypatch.setattr(models_page, "discover", lambda: [_found(found, True)])
+    dialog = SettingsDialog(Settings(), downloads=DownloadManager())
+    qtbot.addWidget(dialog)
+    page = dialog.models_page
+    qtbot.waitUntil(lambda: len(page.found_rows) == 1, timeout=5000)
+    assert page.open_button.isHidden()  # Settings has its own Browse…
+
+    _click(qtbot, page.found_rows[0].use_button)
+    assert dialog.model_edit.text() == str(found) and dialog.tabs.currentIndex() == 0
+    assert dialog.result_settings().model_path == str(found)
+    if demo_model_path() is not None:
+        _click(qtbot, page.demo_button)
+        assert dialog.result_settings().model_path is None
+
+
+def test_the_window_shows_a_running_download_and_switches_from_the_demo_when_done(
+    qtbot, managers, hub: HubState, source: bytes
+) -> None:
+    from desktop_app.core.store import Store
+    from desktop_app.ui.main_window import MainWindow
+    from tests.fixtures.fake_host import FakeHost
+
+    hub.delay_s = 0.005
+    manager = managers()
+    window = MainWindow(Store(), FakeHost(), downloads=manager)
+    qtbot.addWidget(window)
+    assert window.host.settings.model_path is None  # on the demo model
+    entry = next(e for e in models_catalog.CATALOG if e.name == TINY)
+
+    with qtbot.waitSignal(manager.downloaded, timeout=15000):
+        manager.start(entry)
+        qtbot.waitUntil(lambda: "%" in window.download_label.text(), timeout=5000)
+        assert (
+            "Downloading" in window.download_label.text() and TINY in window.download_label.text()
+        )
+    path = hf_cache.cached_file(hf_cache.hub_cache_dir(), REPO, FILE)
+    qtbot.waitUntil(lambda: window.host.model_path == path, timeout=5000)
+    assert window.download_label.isHidden()
+    assert "now uses it" in window.statusBar().currentMessage()
+    window.close()
+
+
+def test_closing_the_window_pauses_downloads_for_the_next_start(
+    qtbot, managers, hub: HubState, source: bytes
+) -> None:
+    from desktop_app.core.pending_downloads import pending
+    from desktop_app.core.store import Store
+    from desktop_app.ui.main_window import MainWindow
+    from tests.fixtures.fake_host import FakeHost
+
+    hub.delay_s = 0.01
+    manager = managers()
+    window = MainWindow(Store(), FakeHost(), downloads=manager)
+    qtbot.addWidget(window)
+    entry = next(e for e in models_catalog.CATALOG if e.name == TINY)
+    manager.start(entry)
+    qtbot.waitUntil(lambda: "%" in window.download_label.text(), timeout=5000)
+
+    window.close()
+    assert all(not j._thread or not j._thread.is_alive() for j in manager.jobs())
+    left = pending(REPO, FILE)
+    assert left is not None and 0 < left.done < len(source)
+    assert managers().job(entry).state == "paused"  # what the next start shows

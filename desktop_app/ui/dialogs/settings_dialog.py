@@ -23,11 +23,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -39,6 +41,8 @@ from desktop_app.core.model_locator import demo_model_path
 from desktop_app.core.sampling import preset_for
 from desktop_app.errors import ModelFileError
 from desktop_app.settings import DEFAULT_SYSTEM_PROMPT, Settings
+from desktop_app.ui.dialogs.models_page import ModelsPage
+from desktop_app.ui.download_manager import DownloadManager
 
 #: Settings the loaded model is built from; changing any of them means a reload.
 RELOAD_FIELDS: frozenset[str] = frozenset(
@@ -120,7 +124,14 @@ def _hint(text: str = "") -> QLabel:
 class SettingsDialog(QDialog):
     """Tabs for the model, context and speed, answers, storage and appearance."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        *,
+        downloads: DownloadManager | None = None,
+    ) -> None:
+        """With the window's `downloads`, a Models tab offers downloads and found models."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._original = settings
@@ -130,6 +141,8 @@ class SettingsDialog(QDialog):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._model_tab(settings), "Model")
+        if downloads is not None:
+            self.tabs.addTab(self._models_tab(downloads), "Models")
         self.tabs.addTab(self._speed_tab(settings), "Context && speed")
         self.tabs.addTab(self._answers_tab(settings), "Answers")
         self.tabs.addTab(self._storage_tab(settings), "Documents && storage")
@@ -171,6 +184,16 @@ class SettingsDialog(QDialog):
         hint = _hint("A GGUF file. Folio is tuned for Qwen3.5 models.")
         form.addRow("Model file:", _row(path_row, self.model_status, hint, vertical=True))
         return self._page(form)
+
+    def _models_tab(self, downloads: DownloadManager) -> QWidget:
+        """The Models page; picking a model fills the model field (applied on OK)."""
+        self.models_page = ModelsPage(downloads, show_open=False)
+        self.models_page.model_chosen.connect(self._model_picked)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.models_page)
+        return scroll
 
     def _speed_tab(self, s: Settings) -> QWidget:
         self.ctx_auto = QCheckBox("Auto")
@@ -283,6 +306,12 @@ class SettingsDialog(QDialog):
         if path:
             self.model_edit.setText(path)
             self._validate_model()
+
+    def _model_picked(self, path: str) -> None:
+        demo = demo_model_path()
+        self.model_edit.setText("" if demo is not None and Path(path) == demo else path)
+        self._validate_model()
+        self.tabs.setCurrentIndex(0)  # show what was picked; OK applies it
 
     def _validate_model(self) -> None:
         """Read the chosen (or demo) model's header and show what it is or what is wrong."""

@@ -1,0 +1,295 @@
+"""The Models page: which model to download, the downloads themselves, models already here.
+
+Shown as the first-run dialog (`models_dialog.ModelsDialog`, also Ctrl+M) and inside
+Settings → Model. The page only draws: downloads belong to the window's `DownloadManager`,
+so closing the page never stops one and reopening it shows the same download still going.
+The disk scan reads every candidate's header, so it runs on a thread of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core import hardware as hardware_probe
+from desktop_app.core import models_catalog
+from desktop_app.core.downloads import DownloadProgress
+from desktop_app.core.hardware import Hardware
+from desktop_app.core.model_discovery import Discovered, discover
+from desktop_app.core.model_locator import demo_model_path
+from desktop_app.core.models_catalog import Fit
+from desktop_app.ui.download_manager import DownloadManager, Job
+
+_GiB = 1 << 30
+_PROGRESS_STEPS = 1000  # QProgressBar holds an int; bytes of a 5 GB file overflow it
+_ERROR_STYLE = "color: #c0392b;"
+
+
+def _size(n: int) -> str:
+    return f"{n / _GiB:.1f} GiB" if n >= _GiB else f"{n / 1e6:.0f} MB"
+
+
+def format_progress(p: DownloadProgress) -> str:
+    """Like "1.2 / 5.3 GiB · 12.5 MB/s · 5 min left"; speed and time only once known."""
+    unit, scale = ("GiB", _GiB) if p.total >= _GiB else ("MB", 1e6)
+    parts = [f"{p.done / scale:.1f} / {p.total / scale:.1f} {unit}"]
+    if p.bytes_per_s is not None:
+        parts.append(f"{p.bytes_per_s / 1e6:.1f} MB/s")
+    if p.eta_s is not None:
+        minutes = round(p.eta_s / 60)
+        if minutes < 1:
+            parts.append("less than a minute left")
+        elif minutes < 60:
+            parts.append(f"{minutes} min left")
+        else:
+            parts.append(f"{minutes // 60} h {minutes % 60} min left")
+    return " · ".join(parts)
+
+
+def describe(job: Job) -> str:
+    """The one line under a catalog row that says where its download stands."""
+    p = job.progress
+    if job.state == "done":
+        return f"Downloaded: {job.path}"
+    if job.state == "failed":
+        return job.message
+    if job.state == "pausing":
+        return "Pausing…"
+    if job.state == "cancelling":
+        return "Cancelling…"
+    if p is None:
+        return "Starting…" if job.state == "running" else ""
+    if job.state == "paused":
+        return f"Paused at {format_progress(DownloadProgress(p.done, p.total, None, None))}"
+    if p.phase == "checking":
+        return f"Checking the {_size(p.done)} already downloaded…"
+    return format_progress(p)
+
+
+class CatalogRow(QWidget):
+    """One downloadable model: its verdict for this machine, and its download's state."""
+
+    use = Signal(str)  # the downloaded file, when the user clicks Use
+
+    def __init__(self, fit: Fit, recommended: bool, manager: DownloadManager) -> None:
+        super().__init__()
+        self.entry = fit.entry
+        self._manager = manager
+
+        title = QLabel(f"<b>{self.entry.name}</b> · {_size(self.entry.size_bytes)}")
+        self.recommended = QLabel("Recommended")
+        self.recommended.setStyleSheet("color: palette(highlight); font-weight: bold;")
+        self.recommended.setVisible(recommended)
+        self.reason = QLabel(fit.reason)
+        self.reason.setWordWrap(True)
+        self.download_button = QPushButton("Download")
+        self.pause_button = QPushButton("Pause")
+        self.cancel_button = QPushButton("Cancel")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, _PROGRESS_STEPS)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.download_button.clicked.connect(self._on_download)
+        self.pause_button.clicked.connect(self._on_pause)
+        self.cancel_button.clicked.connect(lambda: manager.cancel(self.entry.name))
+        manager.changed.connect(self._on_changed)
+
+        top = QHBoxLayout()
+        top.addWidget(title)
+        top.addWidget(self.recommended)
+        top.addStretch(1)
+        top.addWidget(self.download_button)
+        bar = QHBoxLayout()
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.reason)
+        layout.addLayout(bar)
+        layout.addWidget(self.status)
+        self.render(manager.job(self.entry))
+
+    def render(self, job: Job) -> None:
+        """Show exactly the controls that make sense in the job's state."""
+        state = job.state
+        self.download_button.setVisible(state in ("idle", "done"))
+        self.download_button.setText("Use" if state == "done" else "Download")
+        in_flight = state not in ("idle", "done")
+        for widget in (self.progress, self.pause_button, self.cancel_button):
+            widget.setVisible(in_flight)
+        self.pause_button.setText("Pause" if job.busy else "Resume")
+        self.pause_button.setEnabled(state in ("running", "paused", "failed"))
+        self.cancel_button.setEnabled(state != "cancelling")
+        p = job.progress
+        self.progress.setValue(int(p.done / p.total * _PROGRESS_STEPS) if p and p.total else 0)
+        self.status.setText(describe(job))
+        self.status.setVisible(bool(self.status.text()))
+        self.status.setStyleSheet(_ERROR_STYLE if state == "failed" else "")
+
+    def _on_changed(self, name: str) -> None:
+        if name == self.entry.name:
+            self.render(self._manager.job(self.entry))
+
+    def _on_download(self) -> None:
+        job = self._manager.job(self.entry)
+        if job.state == "done" and job.path is not None:
+            self.use.emit(str(job.path))
+        else:
+            self._manager.start(self.entry)
+
+    def _on_pause(self) -> None:
+        if self._manager.job(self.entry).busy:
+            self._manager.pause(self.entry.name)
+        else:  # paused or failed: resume from the kept part
+            self._manager.start(self.entry)
+
+
+class FoundRow(QWidget):
+    """A model already on disk; unusable ones stay listed, greyed, so the user learns why."""
+
+    use = Signal(str)
+
+    def __init__(self, found: Discovered) -> None:
+        super().__init__()
+        self.found = found
+        details = ", ".join(x for x in (found.architecture, found.quantization) if x)
+        label = QLabel(f"{found.name} · {details or '?'} · {_size(found.size_bytes)} "
+                       f"· {found.source}")  # fmt: skip
+        label.setToolTip(str(found.path))
+        self.use_button = QPushButton("Use")
+        self.use_button.clicked.connect(lambda: self.use.emit(str(found.path)))
+        if not found.usable:
+            for widget in (label, self.use_button):
+                widget.setEnabled(False)
+                widget.setToolTip(found.problem or "Folio cannot load this file.")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 2)
+        layout.addWidget(label, 1)
+        layout.addWidget(self.use_button)
+
+
+class _ScanRelay(QObject):
+    """Carries the disk scan's result to the UI thread (queued, since it lives there)."""
+
+    found = Signal(object)  # list[Discovered]
+    failed = Signal(str)
+
+
+class ModelsPage(QWidget):
+    """Recommendation, downloads, models already on this computer, a file, or the demo."""
+
+    model_chosen = Signal(str)  # a GGUF: discovered, downloaded, opened, or the demo
+
+    def __init__(
+        self,
+        manager: DownloadManager,
+        *,
+        hardware: Hardware | None = None,
+        discovered: list[Discovered] | None = None,
+        show_open: bool = True,
+    ) -> None:
+        """`discovered` skips the disk scan (tests); `show_open` adds "Open GGUF file…"."""
+        super().__init__()
+        self._manager = manager
+        hw = hardware if hardware is not None else hardware_probe.detect()
+        pick, fits = models_catalog.recommend(hw)
+
+        self.summary = QLabel(f"This computer: {hw.summary()}")
+        self.summary.setWordWrap(True)
+        catalog_box = QGroupBox("Download a model (Qwen3.5, Q4_K_M)")
+        catalog_layout = QVBoxLayout(catalog_box)
+        self.catalog_rows: dict[str, CatalogRow] = {}
+        for fit in fits:
+            is_pick = fit.entry == pick.entry
+            # The pick's reason also says why a bigger model was passed over.
+            row = CatalogRow(pick if is_pick else fit, is_pick, manager)
+            row.use.connect(self.model_chosen)
+            catalog_layout.addWidget(row)
+            self.catalog_rows[fit.entry.name] = row
+        self.token_edit = QLineEdit(manager.token or "")
+        self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_edit.setPlaceholderText(
+            "Hugging Face access token, only for gated or private models (kept until Folio closes)"
+        )
+        self.token_edit.textChanged.connect(self._set_token)
+        catalog_layout.addWidget(self.token_edit)
+
+        found_box = QGroupBox("Already on this computer")
+        self._found_layout = QVBoxLayout(found_box)
+        self.found_status = QLabel("Searching this computer for models…")
+        self._found_layout.addWidget(self.found_status)
+        self.found_rows: list[FoundRow] = []
+
+        self.open_button = QPushButton("Open GGUF file…")
+        self.open_button.clicked.connect(self._open_file)
+        self.open_button.setVisible(show_open)
+        self.demo_button = QPushButton("Use the demo model")
+        demo = demo_model_path()
+        self.demo_button.setVisible(demo is not None)
+        if demo is not None:
+            self.demo_button.clicked.connect(lambda: self.model_chosen.emit(str(demo)))
+        self.buttons = QHBoxLayout()
+        self.buttons.addWidget(self.open_button)
+        self.buttons.addWidget(self.demo_button)
+        self.buttons.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(catalog_box)
+        layout.addWidget(found_box)
+        layout.addLayout(self.buttons)
+
+        if discovered is not None:
+            self._show_found(discovered)
+        else:
+            self._scan()
+
+    def _set_token(self, text: str) -> None:
+        self._manager.token = text.strip() or None
+
+    def _scan(self) -> None:
+        relay = _ScanRelay()
+        self._scan_relay = relay
+        relay.found.connect(self._show_found, Qt.ConnectionType.QueuedConnection)
+        relay.failed.connect(self.found_status.setText, Qt.ConnectionType.QueuedConnection)
+
+        def work() -> None:
+            try:
+                relay.found.emit(discover())
+            except Exception as exc:  # discover skips errors; this is a backstop
+                relay.failed.emit(f"Could not search for models: {exc}")
+
+        threading.Thread(target=work, name="model discovery", daemon=True).start()
+
+    def _show_found(self, found: list[Discovered]) -> None:
+        self.found_status.setText("" if found else "No models found.")
+        self.found_status.setVisible(not found)
+        for item in found:
+            row = FoundRow(item)
+            row.use.connect(self.model_chosen)
+            self._found_layout.addWidget(row)
+            self.found_rows.append(row)
+
+    def _open_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Open GGUF model", str(Path.home()), "GGUF models (*.gguf)"
+        )
+        if name:
+            self.model_chosen.emit(name)
