@@ -126,6 +126,8 @@ def test_discovered_models_are_listed_and_use_emits_the_path(qtbot, tmp_path: Pa
     usable, unusable = d.page.found_rows
     assert not unusable.use_button.isEnabled()
     assert unusable.use_button.toolTip() == "Unknown architecture mamba."
+    assert unusable.problem.isVisibleTo(d) and "mamba" in unusable.problem.text()
+    assert not usable.problem.isVisibleTo(d)
     with qtbot.waitSignal(d.model_chosen, timeout=1000) as chosen:
         _click(qtbot, usable.use_button)
     assert chosen.args == [str(good)]

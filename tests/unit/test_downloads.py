@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import shutil
 import socket
@@ -229,3 +230,42 @@ def test_too_little_disk_space_fails_before_fetching(
     with pytest.raises(DownloadError, match=r"Not enough disk space: needs 0\.3 GiB, 0\.0 GiB"):
         _get(cache, hub.hub_url)
     assert hub.ranges == []
+
+
+def test_a_full_disk_mid_download_says_so_and_keeps_the_part(
+    hub: HubState, source: bytes, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = Path.open
+    written: list[int] = []
+
+    class FullDisk:
+        """The part file, on a disk that fills up after two chunks."""
+
+        def __init__(self, f) -> None:
+            self._f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._f.close()
+
+        def __getattr__(self, name: str):
+            return getattr(self._f, name)
+
+        def write(self, data: bytes) -> int:
+            if len(written) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            written.append(len(data))
+            return self._f.write(data)
+
+    def open_on_a_small_disk(self: Path, mode: str = "r", *args: object, **kwargs: object):
+        f = real_open(self, mode, *args, **kwargs)
+        return FullDisk(f) if self.suffix == ".incomplete" and mode != "rb" else f
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "open", open_on_a_small_disk)
+        with pytest.raises(DownloadError, match="The disk is full .*Free some space"):
+            _get(cache, hub.hub_url)
+    assert _part(cache, source).stat().st_size == sum(written)
+    assert pending(REPO, FILE) is not None

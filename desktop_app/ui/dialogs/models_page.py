@@ -36,6 +36,13 @@ from desktop_app.ui.download_manager import DownloadManager, Job
 _GiB = 1 << 30
 _PROGRESS_STEPS = 1000  # QProgressBar holds an int; bytes of a 5 GB file overflow it
 _ERROR_STYLE = "color: #c0392b;"
+_SOURCES = {
+    "folio": "Folio's models folder",
+    "huggingface": "Hugging Face cache",
+    "lmstudio": "LM Studio",
+    "ollama": "Ollama",
+    "downloads": "Downloads folder",
+}
 
 
 def _size(n: int) -> str:
@@ -161,7 +168,7 @@ class CatalogRow(QWidget):
 
 
 class FoundRow(QWidget):
-    """A model already on disk; unusable ones stay listed, greyed, so the user learns why."""
+    """A model already on disk; an unusable one stays listed, greyed, with the reason."""
 
     use = Signal(str)
 
@@ -169,19 +176,26 @@ class FoundRow(QWidget):
         super().__init__()
         self.found = found
         details = ", ".join(x for x in (found.architecture, found.quantization) if x)
-        label = QLabel(f"{found.name} · {details or '?'} · {_size(found.size_bytes)} "
-                       f"· {found.source}")  # fmt: skip
+        label = QLabel(f"{found.name} · {details or 'unknown format'} · "
+                       f"{_size(found.size_bytes)} · {_SOURCES[found.source]}")  # fmt: skip
         label.setToolTip(str(found.path))
         self.use_button = QPushButton("Use")
         self.use_button.clicked.connect(lambda: self.use.emit(str(found.path)))
+        self.problem = QLabel(found.problem or "")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet(_ERROR_STYLE)
+        self.problem.setVisible(not found.usable)
         if not found.usable:
-            for widget in (label, self.use_button):
-                widget.setEnabled(False)
-                widget.setToolTip(found.problem or "Folio cannot load this file.")
-        layout = QHBoxLayout(self)
+            label.setEnabled(False)
+            self.use_button.setEnabled(False)
+            self.use_button.setToolTip(found.problem or "Folio cannot load this file.")
+        top = QHBoxLayout()
+        top.addWidget(label, 1)
+        top.addWidget(self.use_button)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)
-        layout.addWidget(label, 1)
-        layout.addWidget(self.use_button)
+        layout.addLayout(top)
+        layout.addWidget(self.problem)
 
 
 class _ScanRelay(QObject):
@@ -225,10 +239,13 @@ class ModelsPage(QWidget):
         self.token_edit = QLineEdit(manager.token or "")
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText(
-            "Hugging Face access token, only for gated or private models (kept until Folio closes)"
+            "only for gated or private models; kept until Folio closes, never saved"
         )
         self.token_edit.textChanged.connect(self._set_token)
-        catalog_layout.addWidget(self.token_edit)
+        token_row = QHBoxLayout()
+        token_row.addWidget(QLabel("Access token:"))
+        token_row.addWidget(self.token_edit, 1)
+        catalog_layout.addLayout(token_row)
 
         found_box = QGroupBox("Already on this computer")
         self._found_layout = QVBoxLayout(found_box)
@@ -254,6 +271,7 @@ class ModelsPage(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(catalog_box)
         layout.addWidget(found_box)
+        layout.addStretch(1)  # spare height goes below the lists, not between the lines
         layout.addLayout(self.buttons)
 
         if discovered is not None:
