@@ -69,6 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     hw = hardware.detect()
     pick, fits = recommend(hw)
     found = discover()
+    states = {f.entry.name: _state(f.entry) for f in fits}
     if args.json:
         record = {
             "hardware": hw.summary(),
@@ -77,7 +78,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 {"name": f.entry.name, "repo_id": f.entry.repo_id, "filename": f.entry.filename,
                  "size_bytes": f.entry.size_bytes, "where": f.where, "gpu_layers": f.gpu_layers,
                  "max_context": f.max_context, "reason": f.reason,
-                 "downloaded": _state(f.entry)[0], "partial_bytes": _state(f.entry)[1]}
+                 "downloaded": states[f.entry.name][0], "partial_bytes": states[f.entry.name][1]}
                 for f in fits
             ],
             "discovered": [asdict(d) | {"path": str(d.path)} for d in found],
@@ -88,12 +89,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("\nRecommended Qwen3.5 models (Q4_K_M):")
     for f in fits:
         star = "*" if f is pick else " "
-        path, partial = _state(f.entry)
-        state = "downloaded" if path else (
-            f"{partial / f.entry.size_bytes:.0%} downloaded, paused" if partial else ""
-        )
-        print(f" {star} {f.entry.name:<12} {f.entry.size_bytes / GiB:5.1f} GiB  {f.reason}"
-              + (f"  [{state}]" if state else ""))  # fmt: skip
+        path, partial = states[f.entry.name]
+        state = ""
+        if path:
+            state = "  [downloaded]"
+        elif partial:
+            state = f"  [{partial / f.entry.size_bytes:.0%} downloaded, paused]"
+        print(f" {star} {f.entry.name:<12} {f.entry.size_bytes / GiB:5.1f} GiB  {f.reason}{state}")
     print("\nModels found on this computer:" if found else "\nNo GGUF models found on disk.")
     for d in found:
         state = "" if d.usable else f"  (cannot be used: {d.problem})"
