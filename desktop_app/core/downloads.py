@@ -46,6 +46,7 @@ _RATE_WINDOW_S = 5.0
 _TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HASH_BLOCK = 4 << 20
+_Hash = Any  # hashlib's hash object (its class is private)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def download(
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
     progress: Callable[[DownloadProgress], None] | None = None,
-    chunk_size: int = 1 << 20,
+    chunk_size: int = 64 << 10,
     endpoint: str | None = None,
 ) -> Path:
     """Download `filename` of `repo_id` into the hub cache and return the verified file.
@@ -110,43 +111,83 @@ def download(
     cache = hf_cache.hub_cache_dir() if cache_dir is None else cache_dir
     cached = hf_cache.cached_file(cache, repo_id, filename, revision)
     if cached is not None:
+        pending_downloads.drop_stale(repo_id, filename, revision)  # done by another tool
         return cached
     endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
     remote = _metadata(endpoint, repo_id, filename, revision, token)
-    blob = hf_cache.blob_path(cache, repo_id, remote.sha256)
-    if blob.is_file() and blob.stat().st_size == remote.size:  # another revision had it
-        return hf_cache.link(cache, repo_id, filename, revision, remote.commit, remote.sha256)
-    part = hf_cache.incomplete_path(cache, repo_id, remote.sha256)
-    lock = hf_cache.lock_path(cache, repo_id, remote.sha256)
+    stop = _Controls(cancel, pause, progress, chunk_size)
     try:
-        part.parent.mkdir(parents=True, exist_ok=True)
-        lock.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot write to the model cache {cache}: {exc.strerror or exc}."
-        ) from exc
-    try:
-        with FileLock(lock, timeout=0):
-            pending_downloads.remember(
-                repo_id, filename, revision, part, remote.size, remote.sha256
-            )
-            try:
-                _fetch_verified(
-                    remote, part, filename, endpoint, token, cancel, pause, progress, chunk_size
-                )
-            except DownloadCancelled:
-                part.unlink(missing_ok=True)  # only now: Windows can't delete an open file
-                pending_downloads.forget(repo_id, filename, revision)
-                raise
-            path = hf_cache.store(part, cache, repo_id, filename, revision, remote.commit,
-                                  remote.sha256)  # fmt: skip
-            pending_downloads.forget(repo_id, filename, revision)
-            return path
+        return _into_cache(cache, repo_id, filename, revision, remote, endpoint, token, stop)
     except Timeout:
         raise DownloadError(
             f"{filename} is already being downloaded by another program or Folio window; "
             "wait for it to finish."
         ) from None
+    except OSError as exc:  # creating folders, the record, the lock, the link
+        raise DownloadError(_disk_message(exc, cache)) from exc
+
+
+@dataclass(frozen=True)
+class _Controls:
+    """How the caller steers and watches one download."""
+
+    cancel: threading.Event | None
+    pause: threading.Event | None
+    progress: Callable[[DownloadProgress], None] | None
+    chunk_size: int
+
+
+def _into_cache(
+    cache: Path,
+    repo_id: str,
+    filename: str,
+    revision: str,
+    remote: _Remote,
+    endpoint: str,
+    token: str | None,
+    stop: _Controls,
+) -> Path:
+    """Under the blob's lock: reuse the blob if it is there, else fetch, verify and store it."""
+    blob = hf_cache.blob_path(cache, repo_id, remote.sha256)
+    part = hf_cache.incomplete_path(cache, repo_id, remote.sha256)
+    lock = hf_cache.lock_path(cache, repo_id, remote.sha256)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    # A part of another version of the file (the branch moved on) will never be finished.
+    pending_downloads.drop_stale(repo_id, filename, revision, keep=part)
+    with FileLock(lock, timeout=0):
+        if blob.is_file() and blob.stat().st_size == remote.size:  # another tool finished it
+            part.unlink(missing_ok=True)
+            pending_downloads.forget(repo_id, filename, revision)
+            return hf_cache.link(cache, repo_id, filename, revision, remote.commit,
+                                 remote.sha256, new_blob=False)  # fmt: skip
+        pending_downloads.remember(repo_id, filename, revision, part, remote.size, remote.sha256)
+        try:
+            _fetch_verified(remote, part, filename, endpoint, token, stop)
+        except DownloadError as exc:
+            if isinstance(exc, DownloadCancelled):
+                part.unlink(missing_ok=True)  # only now: Windows can't delete an open file
+            if not part.exists():  # cancelled or corrupt: nothing left to resume
+                pending_downloads.forget(repo_id, filename, revision)
+            raise
+        path = hf_cache.store(part, cache, repo_id, filename, revision, remote.commit,
+                              remote.sha256)  # fmt: skip
+        pending_downloads.forget(repo_id, filename, revision)
+        return path
+
+
+def _disk_message(exc: OSError, folder: Path) -> str:
+    """A file-system failure in words, with what the user can do about it."""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"The disk is full ({folder}). Free some space and start the download again to resume."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"Folio may not write to the model cache {folder} ({exc.strerror}). "
+            "Set HF_HUB_CACHE to a folder you can write to."
+        )
+    return f"Could not write to the model cache {folder}: {exc.strerror or exc}."
 
 
 def _metadata(
@@ -213,31 +254,22 @@ def _gib(n: int) -> str:
 
 
 def _fetch_verified(
-    remote: _Remote,
-    part: Path,
-    filename: str,
-    endpoint: str,
-    token: str | None,
-    cancel: threading.Event | None,
-    pause: threading.Event | None,
-    progress: Callable[[DownloadProgress], None] | None,
-    chunk_size: int,
+    remote: _Remote, part: Path, filename: str, endpoint: str, token: str | None, stop: _Controls
 ) -> None:
     """Complete `part` and check its sha256; a mismatch deletes it."""
     have = part.stat().st_size if part.exists() else 0
     if have > remote.size:  # cannot be this file: start over
         part.unlink()
         have = 0
-    _check_stop(part, cancel, pause)
+    _check_stop(stop)
     _check_disk_space(part.parent, remote.size - have)
     digest = hashlib.sha256()
     if have:
-        if progress is not None:
-            progress(DownloadProgress(have, remote.size, None, None, phase="checking"))
-        _hash_part(part, have, digest, cancel, pause)
+        if stop.progress is not None:
+            stop.progress(DownloadProgress(have, remote.size, None, None, phase="checking"))
+        _hash_part(part, have, digest, stop)
     if have < remote.size:
-        headers = _headers(endpoint, remote.url, token)
-        digest = _fetch(remote, part, have, digest, headers, cancel, pause, progress, chunk_size)
+        digest = _fetch(remote, part, have, digest, _headers(endpoint, remote.url, token), stop)
     if digest.hexdigest() != remote.sha256:
         part.unlink()
         raise DownloadError(
@@ -246,18 +278,12 @@ def _fetch_verified(
         )
 
 
-def _hash_part(
-    part: Path,
-    have: int,
-    digest: Any,
-    cancel: threading.Event | None,
-    pause: threading.Event | None,
-) -> None:
+def _hash_part(part: Path, have: int, digest: _Hash, stop: _Controls) -> None:
     """Feed the bytes already on disk to `digest`, stoppable between blocks."""
     with part.open("rb") as f:
         left = have
         while left:
-            _check_stop(part, cancel, pause)
+            _check_stop(stop)
             block = f.read(min(_HASH_BLOCK, left))
             if not block:
                 break
@@ -269,13 +295,10 @@ def _fetch(
     remote: _Remote,
     part: Path,
     have: int,
-    digest: Any,
+    digest: _Hash,
     headers: dict[str, str],
-    cancel: threading.Event | None,
-    pause: threading.Event | None,
-    progress: Callable[[DownloadProgress], None] | None,
-    chunk_size: int,
-) -> Any:
+    stop: _Controls,
+) -> _Hash:
     """Append the bytes after `have` to `part`; restart at zero if Range is ignored.
 
     Returns the digest of the whole part (a fresh one when the server sent everything).
@@ -296,25 +319,20 @@ def _fetch(
                 out.seek(have)
                 done = have
                 rate = _Rate(have)
-                for chunk in resp.iter_bytes(chunk_size):
-                    _check_stop(part, cancel, pause)
+                for chunk in resp.iter_bytes(stop.chunk_size):
+                    _check_stop(stop)
                     out.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
-                    if progress is not None:
-                        progress(rate.progress(done, remote.size))
+                    if stop.progress is not None:
+                        stop.progress(rate.progress(done, remote.size))
     except httpx2.TransportError as exc:
         raise DownloadError(
             "The connection was lost while downloading the model. "
             "Start the download again to resume where it stopped."
         ) from exc
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DownloadError(
-                f"The disk is full ({part.parent}). Free some space and start the download "
-                "again to resume."
-            ) from exc
-        raise DownloadError(f"Could not write {part}: {exc.strerror or exc}.") from exc
+        raise DownloadError(_disk_message(exc, part.parent)) from exc
     if done != remote.size:
         raise DownloadError(
             f"The connection was closed after {done} of {remote.size} bytes. "
@@ -328,11 +346,11 @@ def _range_starts_at(resp: httpx2.Response, start: int) -> bool:
     return resp.headers.get("Content-Range", "").startswith(f"bytes {start}-")
 
 
-def _check_stop(part: Path, cancel: threading.Event | None, pause: threading.Event | None) -> None:
+def _check_stop(stop: _Controls) -> None:
     """Cancel wins over pause: a user who cancels a paused download wants it gone."""
-    if cancel is not None and cancel.is_set():
+    if stop.cancel is not None and stop.cancel.is_set():
         raise DownloadCancelled("The download was cancelled.")
-    if pause is not None and pause.is_set():
+    if stop.pause is not None and stop.pause.is_set():
         raise DownloadPaused("The download is paused.")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -65,13 +66,12 @@ def cached_file(cache: Path, repo_id: str, filename: str, revision: str = "main"
 
     A snapshot entry whose blob is gone (a cache cleaned by hand) counts as not downloaded.
     """
-    if _COMMIT.fullmatch(revision):
-        commit = revision
-    else:
+    commit = revision  # a commit hash, or a mirror that named no commit (see `link`)
+    if not _COMMIT.fullmatch(revision):
         try:
             commit = (repo_dir(cache, repo_id) / "refs" / revision).read_text().strip()
         except OSError:
-            return None
+            pass
     path = snapshot_path(cache, repo_id, commit, filename)
     return path if path.is_file() else None
 
@@ -87,11 +87,24 @@ def store(
     """
     blob = blob_path(cache, repo_id, sha256)
     os.replace(part, blob)
-    return link(cache, repo_id, filename, revision, commit, sha256)
+    return link(cache, repo_id, filename, revision, commit, sha256, new_blob=True)
 
 
-def link(cache: Path, repo_id: str, filename: str, revision: str, commit: str, sha256: str) -> Path:
-    """Make `snapshots/<commit>/<filename>` name the blob and `refs/<revision>` name the commit."""
+def link(
+    cache: Path,
+    repo_id: str,
+    filename: str,
+    revision: str,
+    commit: str,
+    sha256: str,
+    *,
+    new_blob: bool,
+) -> Path:
+    """Make `snapshots/<commit>/<filename>` name the blob and `refs/<revision>` name the commit.
+
+    Without links, a `new_blob` moves into the snapshot; an existing one is copied, since
+    another revision's snapshot may be using it.
+    """
     blob = blob_path(cache, repo_id, sha256)
     pointer = snapshot_path(cache, repo_id, commit, filename)
     pointer.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +113,10 @@ def link(cache: Path, repo_id: str, filename: str, revision: str, commit: str, s
         try:
             pointer.symlink_to(os.path.relpath(blob, pointer.parent))
         except OSError:
-            os.replace(blob, pointer)
+            if new_blob:
+                os.replace(blob, pointer)
+            else:
+                shutil.copyfile(blob, pointer)
     if revision != commit:
         ref = repo_dir(cache, repo_id) / "refs" / revision
         ref.parent.mkdir(parents=True, exist_ok=True)

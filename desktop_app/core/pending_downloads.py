@@ -4,6 +4,8 @@ The part's path depends on the file's sha256, which only the hub can tell; witho
 record a restarted app (possibly offline) could not say "paused at 41 %" nor delete the
 part on Cancel. The record is a convenience: a lost one only means the next download
 asks the hub again and still resumes, because the part's path is derived from the sha256.
+Two processes (the CLI beside the app) may each rewrite the file and drop the other's
+newest entry; the parts themselves are safe, under huggingface_hub's per-blob lock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from desktop_app import atomic, paths
+from desktop_app.core import hf_cache
 
 _lock = threading.Lock()  # download threads update the record file concurrently
 
@@ -31,21 +36,57 @@ class Pending:
 def pending(repo_id: str, filename: str, revision: str = "main") -> Pending | None:
     """The unfinished download of this file, if one was left (paused, failed, app closed)."""
     record = _records().get(_key(repo_id, filename, revision))
-    if not isinstance(record, dict):
-        return None
     try:
-        part = Path(record["part"])
-        return Pending(part, part.stat().st_size, int(record["size"]))
+        part = Path(record["part"])  # type: ignore[index]
+        return Pending(part, part.stat().st_size, int(record["size"]))  # type: ignore[index]
     except (KeyError, TypeError, ValueError, OSError):
         return None
 
 
-def discard(repo_id: str, filename: str, revision: str = "main") -> None:
-    """Delete an unfinished download that no thread is writing (Cancel on a paused one)."""
-    found = pending(repo_id, filename, revision)
-    if found is not None:
-        found.part.unlink(missing_ok=True)
+def discard(repo_id: str, filename: str, revision: str = "main") -> bool:
+    """Delete an unfinished download (Cancel on a paused one).
+
+    False when another program (or Folio window) is writing that part right now: its
+    download is not ours to delete.
+    """
+    part = _recorded_part(repo_id, filename, revision)
+    if part is not None and not _delete(part, repo_id):
+        return False
     forget(repo_id, filename, revision)
+    return True
+
+
+def drop_stale(repo_id: str, filename: str, revision: str, keep: Path | None = None) -> None:
+    """Delete a remembered part other than `keep`: the file is complete now, or changed.
+
+    Without this, a part of an old version of the file (the branch moved to a new commit)
+    or one that another tool completed would sit in the cache, gigabytes, forever.
+    """
+    part = _recorded_part(repo_id, filename, revision)
+    if part is not None and part != keep and _delete(part, repo_id):
+        forget(repo_id, filename, revision)
+
+
+def _recorded_part(repo_id: str, filename: str, revision: str) -> Path | None:
+    record = _records().get(_key(repo_id, filename, revision))
+    try:
+        return Path(record["part"])  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+
+
+def _delete(part: Path, repo_id: str) -> bool:
+    """Delete `part` under its blob's lock; False if someone is writing it."""
+    cache = part.parents[2]  # <cache>/models--org--name/blobs/<sha256>.incomplete
+    lock = hf_cache.lock_path(cache, repo_id, part.name.removesuffix(".incomplete"))
+    try:
+        with FileLock(lock, timeout=0):
+            part.unlink(missing_ok=True)
+    except Timeout:
+        return False
+    except OSError:  # no lock folder (a cache cleaned by hand): nobody can be writing
+        part.unlink(missing_ok=True)
+    return True
 
 
 def remember(

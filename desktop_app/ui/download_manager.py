@@ -21,17 +21,12 @@ from typing import Literal
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.core.downloads import (
-    DownloadCancelled,
-    DownloadPaused,
-    DownloadProgress,
-    download,
-)
+from desktop_app.core.downloads import DownloadProgress, download
 from desktop_app.core.models_catalog import CatalogEntry
 from desktop_app.core.pending_downloads import discard, pending
 
 State = Literal["idle", "running", "pausing", "cancelling", "paused", "failed", "done"]
-#: Progress repaints at most this often; a fast link delivers ~100 chunks a second.
+#: Progress crosses threads at most this often; a fast link delivers ~1,500 chunks a second.
 _PROGRESS_INTERVAL_S = 0.1
 
 
@@ -55,7 +50,6 @@ class Job:
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _relay: _Relay | None = field(default=None, repr=False)  # released on the UI thread
-    _shown_at: float = field(default=0.0, repr=False)
 
     @property
     def busy(self) -> bool:
@@ -134,8 +128,14 @@ class DownloadManager(QObject):
             job._cancel.set()
             job.state = "cancelling"
         elif job.state in ("paused", "failed"):
-            discard(job.entry.repo_id, job.entry.filename)
-            job.state, job.progress, job.message = "idle", None, ""
+            if discard(job.entry.repo_id, job.entry.filename):
+                job.state, job.progress, job.message = "idle", None, ""
+            else:
+                job.state = "failed"
+                job.message = (
+                    "Another program or Folio window is downloading this file right now; "
+                    "its download was left alone."
+                )
         self.changed.emit(name)
 
     def shutdown(self, timeout_s: float = 2.0) -> None:
@@ -151,8 +151,24 @@ class DownloadManager(QObject):
     # -- the download threads --------------------------------------------------------
 
     def _work(self, job: Job, relay: _Relay, token: str | None) -> None:
-        """Runs on the job's thread: only the relay may be touched here."""
+        """Runs on the job's thread: only the relay may be touched here.
+
+        What the user asked for wins over how the transfer ended: a Cancel or Pause that
+        meets a network error (a stalled link is when people press them) still cancels
+        or pauses, instead of leaving a "failed" download and, for Cancel, its part.
+        """
         name = job.entry.name
+        shown = 0.0
+
+        def report(p: DownloadProgress) -> None:  # ≤ 10 Hz across threads, plus the last one
+            nonlocal shown
+            now = time.monotonic()
+            if now - shown >= _PROGRESS_INTERVAL_S or p.done == p.total or p.phase != "downloading":
+                shown = now
+                relay.progress.emit(name, p)
+
+        path: Path | None = None
+        message = ""
         try:
             path = download(
                 job.entry.repo_id,
@@ -160,26 +176,27 @@ class DownloadManager(QObject):
                 token=token,
                 cancel=job._cancel,
                 pause=job._pause,
-                progress=lambda p: relay.progress.emit(name, p),
+                progress=report,
                 endpoint=self.endpoint,
             )
-        except DownloadPaused:
-            relay.ended.emit(name, "paused", None)
-        except DownloadCancelled:
-            relay.ended.emit(name, "idle", None)
         except Exception as exc:  # any failure must reach the user, not vanish with the thread
-            relay.ended.emit(name, "failed", str(exc) or type(exc).__name__)
-        else:
+            message = str(exc) or type(exc).__name__
+        if path is not None:
             relay.ended.emit(name, "done", path)
+        elif job._cancel.is_set():
+            discard(job.entry.repo_id, job.entry.filename)  # no-op if download() did it
+            relay.ended.emit(name, "idle", None)
+        elif job._pause.is_set():
+            relay.ended.emit(name, "paused", None)
+        else:
+            relay.ended.emit(name, "failed", message)
 
     # -- on the UI thread ------------------------------------------------------------
 
     def _on_progress(self, name: str, p: DownloadProgress) -> None:
         job = self._jobs[name]
-        job.progress = p
-        now = time.monotonic()
-        if now - job._shown_at >= _PROGRESS_INTERVAL_S or p.done == p.total:
-            job._shown_at = now
+        if job.busy:  # a late report must not repaint a download that has ended
+            job.progress = p
             self.changed.emit(name)
 
     def _on_ended(self, name: str, how: State, value: object) -> None:

@@ -396,9 +396,14 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.host.settings, self, downloads=self.downloads)
-        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+        accepted = dialog.exec() == SettingsDialog.DialogCode.Accepted
+        dialog.deleteLater()  # its Models tab would keep following the downloads
+        if not accepted:
             return
         new = dialog.result_settings()
+        if not dialog.model_edited():
+            # A model switched while the dialog was open (a download finished) stays.
+            new = new.replace(model_path=settings_mod.load().model_path)
         settings_mod.save(new)
         apply_theme(QApplication.instance(), new.theme)
         try:

@@ -59,8 +59,12 @@ class ModelActions:
         self._prepare()
 
     def _on_model_downloaded(self, name: str, path: str) -> None:
-        """A finished download replaces the demo model; a chosen model stays until asked."""
-        if self.host.settings.model_path is None:
+        """A finished download replaces the demo model; a chosen model stays until asked.
+
+        The saved settings, not the host's (updated only when the engine thread gets to the
+        switch), so two downloads finishing together switch once.
+        """
+        if settings_mod.load().model_path is None:
             self.use_model(path)
             self.statusBar().showMessage(f"{name} downloaded; Folio now uses it.", NOTICE_MS)
         else:

@@ -260,3 +260,23 @@ def test_models_dialog_choice_switches_the_model(qtbot, make_window):
     qtbot.waitUntil(lambda: len(window.host.opened) > opened)
     assert window.host.model_path == smollm2_path()
     assert settings_mod.load().model_path == str(smollm2_path())
+
+
+def test_ok_in_settings_keeps_a_model_switched_while_it_was_open(qtbot, make_window, monkeypatch):
+    from desktop_app import settings as settings_mod
+    from desktop_app.ui.dialogs.settings_dialog import SettingsDialog
+    from tests.fixtures.gguf_factory import smollm2_path
+
+    window = make_window()
+    downloaded = str(smollm2_path())
+
+    def download_finishes_meanwhile(dialog: SettingsDialog):
+        window.use_model(downloaded)  # as when a download ends while Settings is open
+        dialog.theme.setCurrentIndex(2)  # the user changes something else, then OK
+        return SettingsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SettingsDialog, "exec", download_finishes_meanwhile)
+    window.open_settings()
+    assert settings_mod.load().model_path == downloaded
+    assert settings_mod.load().theme == "dark"
+    qtbot.waitUntil(lambda: window.host.model_path == smollm2_path())

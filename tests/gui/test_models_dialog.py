@@ -319,3 +319,36 @@ def test_closing_the_window_pauses_downloads_for_the_next_start(
     left = pending(REPO, FILE)
     assert left is not None and 0 < left.done < len(source)
     assert managers().job(entry).state == "paused"  # what the next start shows
+
+
+def test_cancel_wins_over_a_network_error_and_removes_the_part(
+    qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from desktop_app.core.downloads import DownloadError
+    from desktop_app.core.pending_downloads import pending, remember
+    from desktop_app.ui import download_manager
+
+    entry = models_catalog.CATALOG[-1]
+    part = hf_cache.incomplete_path(hf_cache.hub_cache_dir(), entry.repo_id, "c" * 64)
+
+    def stalled_then_failed(*args: object, cancel, **kwargs: object) -> Path:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(b"some bytes")
+        remember(entry.repo_id, entry.filename, "main", part, 100, "c" * 64)
+        cancel.set()  # the user pressed Cancel while the link was stalled...
+        raise DownloadError("The connection was lost while downloading the model.")  # ...then
+
+    monkeypatch.setattr(download_manager, "download", stalled_then_failed)
+    manager = DownloadManager()
+    manager.start(entry)
+    qtbot.waitUntil(lambda: not manager.job(entry).busy, timeout=5000)
+    assert manager.job(entry).state == "idle"
+    assert not part.exists() and pending(entry.repo_id, entry.filename) is None
+
+
+def test_settings_knows_whether_the_model_field_was_edited(qtbot) -> None:
+    dialog = SettingsDialog(Settings(model_path="/models/a.gguf"))
+    qtbot.addWidget(dialog)
+    assert not dialog.model_edited()
+    dialog.model_edit.setText("/models/b.gguf")
+    assert dialog.model_edited()

@@ -22,7 +22,7 @@ from desktop_app.core.downloads import (
     DownloadProgress,
     download,
 )
-from desktop_app.core.pending_downloads import Pending, discard, pending
+from desktop_app.core.pending_downloads import Pending, discard, pending, remember
 from tests.fixtures import hub_server
 from tests.fixtures.hub_server import CHUNK, COMMIT, FILE, REPO, HubState
 
@@ -269,3 +269,31 @@ def test_a_full_disk_mid_download_says_so_and_keeps_the_part(
             _get(cache, hub.hub_url)
     assert _part(cache, source).stat().st_size == sum(written)
     assert pending(REPO, FILE) is not None
+
+
+def test_a_part_of_an_older_version_is_dropped_when_the_file_changed(
+    hub: HubState, source: bytes, cache: Path
+) -> None:
+    old = hf_cache.incomplete_path(cache, REPO, "a" * 64)
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"half of last month's file")
+    remember(REPO, FILE, "main", old, 10_000, "a" * 64)
+
+    path = _get(cache, hub.hub_url)
+    assert path.read_bytes() == source
+    assert not old.exists() and pending(REPO, FILE) is None
+
+
+def test_discard_leaves_a_part_that_another_program_is_writing(cache: Path) -> None:
+    part = hf_cache.incomplete_path(cache, REPO, "b" * 64)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"being written")
+    remember(REPO, FILE, "main", part, 10_000, "b" * 64)
+    lock = hf_cache.lock_path(cache, REPO, "b" * 64)
+    lock.parent.mkdir(parents=True)
+
+    with FileLock(lock):
+        assert discard(REPO, FILE) is False
+        assert part.exists()
+    assert discard(REPO, FILE) is True
+    assert not part.exists() and pending(REPO, FILE) is None

@@ -391,6 +391,10 @@ class SettingsDialog(QDialog):
         mode = self.gpu_mode.currentIndex()
         return None if mode == _GPU_AUTO else 0 if mode == _GPU_OFF else self.gpu_spin.value()
 
+    def model_edited(self) -> bool:
+        """Whether the user changed the model field (typed, browsed or picked a model)."""
+        return (self.model_edit.text().strip() or None) != self._original.model_path
+
     def result_settings(self) -> Settings:
         """The edited copy of the settings (what OK means; read it after `accept`)."""
         text = self.model_edit.text().strip()
