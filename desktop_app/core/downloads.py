@@ -94,7 +94,7 @@ def download(
     cancel: threading.Event | None = None,
     pause: threading.Event | None = None,
     progress: Callable[[DownloadProgress], None] | None = None,
-    chunk_size: int = 64 << 10,
+    chunk_size: int | None = None,
     endpoint: str | None = None,
 ) -> Path:
     """Download `filename` of `repo_id` into the hub cache and return the verified file.
@@ -105,8 +105,10 @@ def download(
     import). `token` None means the user's own Hugging Face login, if any.
     `pause` set → stop and keep the part (raises `DownloadPaused`); `cancel` set → stop
     and delete it (raises `DownloadCancelled`); both are checked between chunks, so they
-    act within one `chunk_size`. Any other failure raises `DownloadError` and keeps the
-    part for resuming, except a checksum mismatch, which deletes it: those bytes are useless.
+    act within one chunk: `chunk_size` bytes, or by default whatever one network read
+    delivered, so a slow link still pauses at once (httpx would otherwise wait to fill it).
+    Any other failure raises `DownloadError` and keeps the part for resuming, except a
+    checksum mismatch, which deletes it: those bytes are useless.
     """
     cache = hf_cache.hub_cache_dir() if cache_dir is None else cache_dir
     cached = hf_cache.cached_file(cache, repo_id, filename, revision)
@@ -134,7 +136,7 @@ class _Controls:
     cancel: threading.Event | None
     pause: threading.Event | None
     progress: Callable[[DownloadProgress], None] | None
-    chunk_size: int
+    chunk_size: int | None
 
 
 def _into_cache(
