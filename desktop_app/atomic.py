@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path`.
 
     `os.replace` is atomic on POSIX and Windows when both names are on the
-    same volume, which the same-folder temp file guarantees.
+    same volume, which the same-folder temp file guarantees. `fsync=False` keeps the
+    rename atomic but skips the flush, for files whose loss after a power cut is harmless:
+    on ext4 an fsync right after a big download waits for all of its dirty pages.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -21,7 +23,8 @@ def write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -31,5 +34,6 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json(path: Path, value: Any) -> None:
-    write_bytes(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+def write_json(path: Path, value: Any, *, fsync: bool = True) -> None:
+    data = (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    write_bytes(path, data, fsync=fsync)

@@ -97,14 +97,20 @@ def remember(
         records[_key(repo_id, filename, revision)] = {
             "part": str(part), "size": size, "sha256": sha256,
         }  # fmt: skip
-        atomic.write_json(_path(), records)
+        _write(records)
 
 
 def forget(repo_id: str, filename: str, revision: str) -> None:
     with _lock:
         records = _records()
         if records.pop(_key(repo_id, filename, revision), None) is not None:
-            atomic.write_json(_path(), records)
+            _write(records)
+
+
+def _write(records: dict[str, Any]) -> None:
+    # No fsync: a record lost in a power cut only costs one metadata request, while an
+    # fsync right after a 5 GB download waited 0.3 s per 512 MB here for its dirty pages.
+    atomic.write_json(_path(), records, fsync=False)
 
 
 def _key(repo_id: str, filename: str, revision: str) -> str:
