@@ -263,8 +263,11 @@ def test_models_dialog_choice_switches_the_model(qtbot, make_window):
 
 
 def test_ok_in_settings_keeps_a_model_switched_while_it_was_open(qtbot, make_window, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
     from desktop_app import settings as settings_mod
     from desktop_app.ui.dialogs.settings_dialog import SettingsDialog
+    from desktop_app.ui.theme import apply_theme
     from tests.fixtures.gguf_factory import smollm2_path
 
     window = make_window()
@@ -276,7 +279,10 @@ def test_ok_in_settings_keeps_a_model_switched_while_it_was_open(qtbot, make_win
         return SettingsDialog.DialogCode.Accepted
 
     monkeypatch.setattr(SettingsDialog, "exec", download_finishes_meanwhile)
-    window.open_settings()
+    try:
+        window.open_settings()
+    finally:
+        apply_theme(QApplication.instance(), "system")  # the palette is app-wide
     assert settings_mod.load().model_path == downloaded
     assert settings_mod.load().theme == "dark"
     qtbot.waitUntil(lambda: window.host.model_path == smollm2_path())
