@@ -100,6 +100,21 @@ def _found(path: Path, usable: bool) -> Discovered:
     )
 
 
+def _tiny() -> models_catalog.CatalogEntry:
+    return next(e for e in models_catalog.CATALOG if e.name == TINY)
+
+
+def _window(qtbot, manager: DownloadManager):
+    """The main window on a fake model, with `manager` as its downloads."""
+    from desktop_app.core.store import Store
+    from desktop_app.ui.main_window import MainWindow
+    from tests.fixtures.fake_host import FakeHost
+
+    window = MainWindow(Store(), FakeHost(), downloads=manager)
+    qtbot.addWidget(window)
+    return window
+
+
 def _click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
@@ -274,16 +289,11 @@ def test_settings_has_a_models_tab_that_fills_the_model_field(
 def test_the_window_shows_a_running_download_and_switches_from_the_demo_when_done(
     qtbot, managers, hub: HubState, source: bytes
 ) -> None:
-    from desktop_app.core.store import Store
-    from desktop_app.ui.main_window import MainWindow
-    from tests.fixtures.fake_host import FakeHost
-
     hub.delay_s = 0.005
     manager = managers()
-    window = MainWindow(Store(), FakeHost(), downloads=manager)
-    qtbot.addWidget(window)
+    window = _window(qtbot, manager)
     assert window.host.settings.model_path is None  # on the demo model
-    entry = next(e for e in models_catalog.CATALOG if e.name == TINY)
+    entry = _tiny()
 
     with qtbot.waitSignal(manager.downloaded, timeout=15000):
         manager.start(entry)
@@ -302,15 +312,11 @@ def test_closing_the_window_pauses_downloads_for_the_next_start(
     qtbot, managers, hub: HubState, source: bytes
 ) -> None:
     from desktop_app.core.pending_downloads import pending
-    from desktop_app.core.store import Store
-    from desktop_app.ui.main_window import MainWindow
-    from tests.fixtures.fake_host import FakeHost
 
     hub.delay_s = 0.01
     manager = managers()
-    window = MainWindow(Store(), FakeHost(), downloads=manager)
-    qtbot.addWidget(window)
-    entry = next(e for e in models_catalog.CATALOG if e.name == TINY)
+    window = _window(qtbot, manager)
+    entry = _tiny()
     manager.start(entry)
     qtbot.waitUntil(lambda: "%" in window.download_label.text(), timeout=5000)
 
