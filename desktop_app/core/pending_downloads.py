@@ -35,10 +35,12 @@ class Pending:
 
 def pending(repo_id: str, filename: str, revision: str = "main") -> Pending | None:
     """The unfinished download of this file, if one was left (paused, failed, app closed)."""
-    record = _records().get(_key(repo_id, filename, revision))
+    record = _record(repo_id, filename, revision)
+    if record is None:
+        return None
     try:
-        part = Path(record["part"])  # type: ignore[index]
-        return Pending(part, part.stat().st_size, int(record["size"]))  # type: ignore[index]
+        part = Path(record["part"])
+        return Pending(part, part.stat().st_size, int(record["size"]))
     except (KeyError, TypeError, ValueError, OSError):
         return None
 
@@ -68,11 +70,16 @@ def drop_stale(repo_id: str, filename: str, revision: str, keep: Path | None = N
 
 
 def _recorded_part(repo_id: str, filename: str, revision: str) -> Path | None:
-    record = _records().get(_key(repo_id, filename, revision))
+    record = _record(repo_id, filename, revision)
     try:
-        return Path(record["part"])  # type: ignore[index]
+        return Path(record["part"]) if record is not None else None
     except (KeyError, TypeError):
         return None
+
+
+def _record(repo_id: str, filename: str, revision: str) -> dict[str, Any] | None:
+    record = _records().get(_key(repo_id, filename, revision))
+    return record if isinstance(record, dict) else None
 
 
 def _delete(part: Path, repo_id: str) -> bool:

@@ -31,6 +31,7 @@ from desktop_app.core.hardware import Hardware
 from desktop_app.core.model_discovery import Discovered, discover
 from desktop_app.core.model_locator import demo_model_path
 from desktop_app.core.models_catalog import Fit
+from desktop_app.ui.documents_panel import format_duration
 from desktop_app.ui.download_manager import DownloadManager, Job
 
 _GiB = 1 << 30
@@ -56,13 +57,7 @@ def format_progress(p: DownloadProgress) -> str:
     if p.bytes_per_s is not None:
         parts.append(f"{p.bytes_per_s / 1e6:.1f} MB/s")
     if p.eta_s is not None:
-        minutes = round(p.eta_s / 60)
-        if minutes < 1:
-            parts.append("less than a minute left")
-        elif minutes < 60:
-            parts.append(f"{minutes} min left")
-        else:
-            parts.append(f"{minutes // 60} h {minutes % 60} min left")
+        parts.append(f"{format_duration(p.eta_s)} left")
     return " · ".join(parts)
 
 
