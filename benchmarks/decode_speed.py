@@ -24,6 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 import llama_cpp  # noqa: E402
 
+from desktop_app.core.hardware.backends import ensure_loaded  # noqa: E402
+
+ensure_loaded()  # the build's CPU/GPU modules, as the app loads them
+
 from desktop_app.core.engine import Done, Engine, EngineConfig  # noqa: E402
 from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35  # noqa: E402
 

@@ -26,6 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 import llama_cpp  # noqa: E402
 
+from desktop_app.core.hardware.backends import ensure_loaded  # noqa: E402
+
+ensure_loaded()  # the build's CPU/GPU modules, as the app loads them
+
 from desktop_app import settings as settings_mod  # noqa: E402
 from desktop_app.core import documents  # noqa: E402
 from desktop_app.core.conversation import Attachment, document_block  # noqa: E402

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from desktop_app import __version__, paths
 from desktop_app.cli import add_subcommands
+from desktop_app.core.hardware.backends import PROBE_FLAG
 from desktop_app.errors import FolioError
 
 log = logging.getLogger("desktop_app")
@@ -57,7 +58,7 @@ def setup_logging(verbose: bool) -> None:
     root.addHandler(console)
 
 
-COMMANDS = ("info", "ask", "chat", "extract", "models")
+COMMANDS = ("info", "ask", "chat", "extract", "models", "system")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -75,8 +76,24 @@ def build_gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _give_windowed_app_streams() -> None:
+    """A windowed (bundled) app starts with sys.stdout/stderr set to None; printing or
+    logging to them would raise, so they go to the null device (the log file has it all)."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [PROBE_FLAG]:
+        # The bundled app has no `python -m`: the CPU-module probe child runs through here.
+        from desktop_app.core.hardware.cpu_probe import main as probe_main
+
+        return probe_main(argv[1:])
+    _give_windowed_app_streams()
     words = [a for a in argv if not a.startswith("-")]
     gui = not (words and words[0] in COMMANDS)
     args = (build_gui_parser() if gui else build_parser()).parse_args(argv)

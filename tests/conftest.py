@@ -23,6 +23,30 @@ for _name in ("HF_HUB_CACHE", "HF_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
 from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def llama_backends(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Load llama.cpp's backend modules once, as the app does before its first model.
+
+    Tests that build a `llama_cpp.Llama` directly need them too. The CPU probe's verdict is
+    written under a temp FOLIO_HOME, never the real one.
+    """
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:  # a checkout without llama-cpp-python: only non-model tests run
+        return
+    from desktop_app.core.hardware.backends import ensure_loaded
+
+    previous = os.environ.get("FOLIO_HOME")
+    os.environ["FOLIO_HOME"] = str(tmp_path_factory.mktemp("backends-home"))
+    try:
+        ensure_loaded()
+    finally:
+        if previous is None:
+            del os.environ["FOLIO_HOME"]
+        else:
+            os.environ["FOLIO_HOME"] = previous
+
+
 @pytest.fixture(autouse=True)
 def folio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "folio-home"

@@ -17,6 +17,7 @@ import llama_cpp
 
 from desktop_app.core import hardware as hw_mod
 from desktop_app.core.hardware import Hardware
+from desktop_app.core.hardware.backends import ensure_loaded
 from desktop_app.core.llama_log import route_llama_logs
 from desktop_app.core.model_files import ModelInfo, read_model_info
 from desktop_app.core.placement import GiB, Placement, gpu_attempts, offloadable_layers
@@ -63,6 +64,7 @@ Loader = Callable[[LoadRequest], llama_cpp.Llama]
 
 
 def llama_loader(req: LoadRequest) -> llama_cpp.Llama:
+    ensure_loaded()
     ggml_type = CACHE_TYPES[req.cache_type]
     return llama_cpp.Llama(
         model_path=req.model_path,
@@ -124,6 +126,9 @@ def load_llama(config: EngineConfig, hardware: Hardware | None, loader: Loader) 
     n_threads = config.n_threads or hw.physical_cores
     n_threads_batch = config.n_threads_batch or max(hw.logical_cores, n_threads)
     attempts = gpu_attempts(info, hw, config.n_ctx, config.kv_cache_type, config.gpu_layers)
+    if attempts == [(0, None)]:
+        # No GPU to offload to: say why (no driver, no device, a CPU-only build).
+        attempts = [(0, f"no GPU: {ensure_loaded().gpu_reason()}")]
     if attempts[0][0] == 0:
         _check_ram(info, hw, config)
     failures: list[str] = []

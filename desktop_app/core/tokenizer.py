@@ -12,6 +12,7 @@ from types import TracebackType
 
 import llama_cpp
 
+from desktop_app.core.hardware.backends import ensure_loaded
 from desktop_app.core.llama_log import route_llama_logs
 from desktop_app.errors import ModelLoadError
 
@@ -21,6 +22,7 @@ class VocabOnly:
 
     def __init__(self, model_path: Path) -> None:
         route_llama_logs()
+        ensure_loaded()
         params = llama_cpp.llama_model_default_params()
         params.vocab_only = True
         self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), params)

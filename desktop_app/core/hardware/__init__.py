@@ -195,13 +195,16 @@ def gpu_offload_supported() -> bool:
     """Whether the installed llama.cpp build can put layers on a GPU.
 
     Asked of llama.cpp rather than guessed from the hardware: a CUDA card is no use to a
-    CPU-only wheel. The call also loads dynamically built backends, which gpu_devices()
-    relies on.
+    CPU-only wheel. The call also loads the backend modules (backends.ensure_loaded), which
+    gpu_devices() relies on.
     """
 
     def ask() -> bool:
         import llama_cpp
 
+        from desktop_app.core.hardware.backends import ensure_loaded
+
+        ensure_loaded()
         return bool(llama_cpp.llama_supports_gpu_offload())
 
     return bool(_safely(ask))

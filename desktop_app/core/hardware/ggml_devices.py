@@ -76,14 +76,7 @@ def _ggml_libraries() -> list[ctypes.CDLL]:
     no further than a DLL's own exports, and loads each DLL once, so there the ggml DLLs
     are opened directly. Importing llama_cpp first makes all of these already loaded.
     """
-    import llama_cpp
-
-    override = os.environ.get("LLAMA_CPP_LIB_PATH")
-    lib_dir = (
-        Path(override)
-        if override
-        else Path(os.path.abspath(os.path.dirname(llama_cpp.__file__))) / "lib"
-    )
+    lib_dir = llama_lib_dir()
     base_names = ("ggml", "ggml-base") if sys.platform == "win32" else ("llama",)
     libraries: list[ctypes.CDLL] = []
     for base_name in base_names:
@@ -94,6 +87,16 @@ def _ggml_libraries() -> list[ctypes.CDLL]:
     if not libraries:
         raise FileNotFoundError(f"no llama.cpp library in {lib_dir}")
     return libraries
+
+
+def llama_lib_dir() -> Path:
+    """The folder llama_cpp loads its libraries (and Folio the backend modules) from."""
+    import llama_cpp
+
+    override = os.environ.get("LLAMA_CPP_LIB_PATH")
+    if override:
+        return Path(override)
+    return Path(os.path.abspath(os.path.dirname(llama_cpp.__file__))) / "lib"
 
 
 def _library_paths(lib_dir: Path, base_name: str) -> list[Path]:
