@@ -1,6 +1,8 @@
 """Start the desktop app: QApplication, the window, and `--smoke-test`.
 
-Kept apart from app.py so that the CLI never imports Qt.
+Kept apart from app.py so that the CLI never imports Qt. A start while Folio is already
+running hands its documents to that window and exits (single_instance.py), before anything
+loads a model; `--smoke-test` always runs on its own.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ SMOKE_TIMEOUT_MS = 180_000
 
 
 def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
-    """Open the window (with `files` in a new chat); returns the exit status."""
+    """Open the window with `files` in a new chat, or hand them to the Folio already running;
+    returns the exit status."""
     if smoke_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif _no_display():
@@ -31,15 +34,19 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from desktop_app.core.store import Store
-    from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.session_host import SessionHost
-    from desktop_app.ui.theme import apply_theme
+    from desktop_app.ui.file_open import DocumentRouter
+    from desktop_app.ui.single_instance import SingleInstance
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Folio")
-    app.setWindowIcon(QIcon(str(paths.resource_path("folio.svg"))))
-    settings = settings_mod.load()
+    router = DocumentRouter(app)  # catches macOS file-open events from now on
+    instance = None if smoke_test else SingleInstance()
     try:
+        if instance is not None:
+            if not instance.claim(files, router.hand_over):
+                return 0  # the running Folio opened the files
+            app.lastWindowClosed.connect(instance.close)  # a closing window takes no files
+        settings = settings_mod.load()
         model_path = resolve_model(model, settings.model_path)
         store = Store()
     except FolioError as exc:
@@ -47,11 +54,15 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
             raise
         QMessageBox.critical(None, "Folio", str(exc))
         return 2
+    # Imported only by the start that opens the window (about a second: the model's stack).
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.session_host import SessionHost
+    from desktop_app.ui.theme import apply_theme
+
+    app.setWindowIcon(QIcon(str(paths.resource_path("folio.svg"))))
     apply_theme(app, settings.theme)
     window = MainWindow(store, SessionHost(model_path, settings))
-    if files:
-        window.new_conversation()
-        window.add_files(list(files))
+    router.attach(window, files)
     if smoke_test:
         return _smoke(app, window)
     window.show()

@@ -12,6 +12,7 @@ saved before the model starts and the answer is saved as it grows.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,6 +203,16 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
     def new_conversation(self) -> None:
         self.open_conversation(self.store.create_conversation().id)
         self._refresh_list()
+
+    def open_files(self, paths: Sequence[str]) -> None:
+        """Open documents Folio was asked to open (command line, a second start, the OS).
+
+        Each such request is its own task, so it gets a new chat rather than joining
+        whatever conversation happens to be on screen.
+        """
+        if paths:
+            self.new_conversation()
+            self.add_files(list(paths))
 
     def open_conversation(self, conversation_id: int) -> None:
         """Show a conversation at once; its session is prepared on the engine thread."""
