@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The installer smoke test CI runs: build the bundle and the .deb, install them, and use the
+# installed app as a person would (window, double-clicked PDF, a second document handed to the
+# running window), then uninstall and check that the user's chats and settings are still there.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+# Compression does not change what is installed; gzip takes seconds where xz takes minutes.
+export FOLIO_DEB_COMPRESS=${FOLIO_DEB_COMPRESS:-gzip}
+dpkg -r folio >/dev/null 2>&1 || true  # a run that died half-way
+# FOLIO_SMOKE_REUSE_BUILD=1 tests the packages already in dist/ (while working on this script).
+[ "${FOLIO_SMOKE_REUSE_BUILD:-}" = 1 ] && ls dist/folio_*_amd64.deb >/dev/null 2>&1 || installers/linux/build.sh
+deb=$(ls dist/folio_*_amd64.deb)
+tarball=$(ls dist/folio-*-linux-x86_64.tar.gz)
+echo "smoke: .deb $(du -h "$deb" | cut -f1), tarball $(du -h "$tarball" | cut -f1), bundle $(du -sh dist/folio | cut -f1)"
+
+# 1. Every library of the bundle resolves (the system's Vulkan loader is meant to be absent).
+missing=$(find dist/folio -type f \( -name '*.so*' -o -name folio \) -exec sh -c \
+  'file -b "$1" | grep -q ELF && ldd "$1" 2>/dev/null | grep "not found" | sed "s|^|$1: |"' _ {} \; \
+  | grep -v 'libvulkan.so.1' || true)
+if [ -n "$missing" ]; then echo "smoke: missing libraries:"; echo "$missing"; exit 1; fi
+echo "smoke: ldd finds every library of the bundle"
+
+work=$(mktemp -d)
+export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
+export XDG_CACHE_HOME="$work/home/.cache" XDG_STATE_HOME="$work/home/.local/state"
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME"
+unset FOLIO_HOME QT_QPA_PLATFORM
+trap 'pkill -x folio 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# 2. The .deb installs, and the installed app answers (offscreen, then in a real X server).
+# apt resolves the Depends (Qt's xcb libraries) as a user's double-click installer would.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$root/$deb" >/dev/null
+test -x /usr/bin/folio
+QT_QPA_PLATFORM=offscreen /usr/bin/folio --smoke-test
+QT_QPA_PLATFORM=xcb xvfb-run -a /usr/bin/folio --smoke-test
+variant=$(/usr/bin/folio system --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"]["variant"])')
+[ -n "$variant" ] && [ "$variant" != None ] || { echo "smoke: no CPU variant loaded"; exit 1; }
+echo "smoke: installed app runs on the CPU module '$variant'"
+
+# 3. Double-clicking a PDF opens it in Folio: xdg-mime names Folio, xdg-open starts it.
+"$root/.venv/bin/python" - "$work" <<'PY'
+import sys
+from pathlib import Path
+from fpdf import FPDF
+for name in ("first", "second"):
+    pdf = FPDF(); pdf.add_page(); pdf.set_font("helvetica", size=12)
+    pdf.cell(0, 10, f"The {name} document says hello.")
+    pdf.output(str(Path(sys.argv[1]) / f"{name}.pdf"))
+PY
+xdg-mime default org.folio.Folio.desktop application/pdf
+default=$(xdg-mime query default application/pdf)
+[ "$default" = org.folio.Folio.desktop ] || { echo "smoke: PDF default is '$default'"; exit 1; }
+export FOLIO_OPENED_LOG="$work/opened.log"
+
+wait_for_line() {  # file, text, seconds
+  for _ in $(seq 1 $(( $3 * 5 ))); do grep -qF "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
+  echo "smoke: '$2' never reached $1"; return 1
+}
+xvfb-run -a -s "-screen 0 1280x800x24" sh -c "
+  export QT_QPA_PLATFORM=xcb
+  xdg-open '$work/first.pdf' &  # generic xdg-open waits for the app it started
+  $(declare -f wait_for_line)
+  wait_for_line '$FOLIO_OPENED_LOG' '$work/first.pdf' 60
+  start=\$(date +%s%N)
+  /usr/bin/folio '$work/second.pdf'
+  echo \"smoke: the second 'folio' exited \$? after \$(( (\$(date +%s%N) - start) / 1000000 )) ms\"
+  wait_for_line '$FOLIO_OPENED_LOG' '$work/second.pdf' 20
+  [ \$(pgrep -xc folio) -eq 1 ] || { echo 'smoke: a second Folio process is running'; exit 1; }
+  pkill -TERM -x folio
+  wait
+"
+echo "smoke: xdg-open opened first.pdf in Folio; a second folio handed second.pdf to it"
+
+# 4. Uninstalling keeps the user's chats and settings.
+data_before=$(find "$XDG_DATA_HOME/Folio" "$XDG_CONFIG_HOME/Folio" -type f | sort)
+[ -n "$data_before" ] || { echo "smoke: the app wrote no user data"; exit 1; }
+dpkg -r folio >/dev/null
+[ ! -e /usr/bin/folio ] && [ ! -e /opt/folio ]
+[ "$(find "$XDG_DATA_HOME/Folio" "$XDG_CONFIG_HOME/Folio" -type f | sort)" = "$data_before" ]
+echo "smoke: dpkg -r removed the app and kept the user's data"
+
+# 5. The per-user tarball installs into ~/.local and uninstalls the same way.
+mkdir -p "$work/tar" && tar -xzf "$tarball" -C "$work/tar"
+(cd "$work/tar"/folio-* 2>/dev/null || cd "$work/tar"; ./install.sh >/dev/null)
+"$HOME/.local/bin/folio" system | head -3
+(cd "$work/tar"/folio-* 2>/dev/null || cd "$work/tar"; ./uninstall.sh >/dev/null)
+[ ! -e "$HOME/.local/bin/folio" ]
+[ "$(find "$XDG_DATA_HOME/Folio" "$XDG_CONFIG_HOME/Folio" -type f | sort)" = "$data_before" ]
+echo "smoke: tarball install/uninstall into ~/.local kept the user's data"
+
+# 6. The Windows installer script compiles.
+PYTHON="$root/.venv/bin/python" installers/windows/compile_check.sh
+echo "smoke: all installer checks passed"
