@@ -291,7 +291,9 @@ _CHILD = """
 import ctypes, hashlib, sys
 from pathlib import Path
 import llama_cpp, numpy as np
+from desktop_app.core.hardware.backends import ensure_loaded
 from desktop_app.core.state_store import StateStore, model_identity
+ensure_loaded()  # the build's CPU module, as the app loads it before any model
 model, root, action = sys.argv[1:4]
 prefix, continuation = {prefix!r}, {continuation!r}
 llm = llama_cpp.Llama(model, n_ctx=1024, n_threads=2, verbose=False)
