@@ -39,6 +39,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Folio")
+    app.setDesktopFileName("org.folio.Folio")  # Wayland app id = the menu entry's file name
     router = DocumentRouter(app)  # catches macOS file-open events from now on
     instance = None if smoke_test else SingleInstance()
     try:

@@ -136,17 +136,43 @@ folio_elf_files() {
 }
 
 # Debug symbols roughly double the size of some bundled libraries (a locally built llama.cpp,
-# pyenv's libpython) and Debian's tools reject them. Strip them the way dh_strip does, but
-# never the top-level `folio` executable: PyInstaller appends its archive (the frozen Python
-# code) to it, and strip would cut that archive off. A file strip cannot handle is left as
-# it is, with a note.
+# pyenv's libpython) and Debian's tools reject them. Strip them the way dh_strip does, with
+# two exceptions:
+# - the top-level `folio` executable: PyInstaller appends its archive (the frozen Python
+#   code) to it, and strip would cut that archive off;
+# - any file whose segments strip would move. Libraries edited with patchelf (auditwheel's
+#   numpy.libs, the repaired llama.cpp wheel) are laid out in a way binutils rewrites, and
+#   the result can fail to load ("ELF load command address/offset not page-aligned"). Only
+#   symbol and debug sections, which the loader never maps, may go: a stripped copy is kept
+#   only when its program headers are exactly the original's.
+folio_program_headers() {
+  readelf -lW "$1" 2>/dev/null | grep -E '^ +[A-Z_]+ +0x' || true
+}
+
 folio_strip_bundle() {
-  local tree=$1 f
+  local tree=$1 f tmp kept=() stripped=0
+  tmp=$(mktemp "${TMPDIR:-/tmp}/folio-strip.XXXXXX")
   while IFS= read -r -d '' f; do
     [[ "$f" == "$tree/folio" ]] && continue
-    strip --remove-section=.comment --remove-section=.note --strip-unneeded "$f" 2>/dev/null ||
-      note "could not strip ${f#"$tree"/} (left as it is)"
+    if ! strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+      -o "$tmp" "$f" 2>/dev/null; then
+      kept+=("${f#"$tree"/}")
+      continue
+    fi
+    if cmp -s "$tmp" "$f"; then
+      continue # nothing to strip
+    elif [[ "$(folio_program_headers "$tmp")" == "$(folio_program_headers "$f")" ]]; then
+      cat "$tmp" >"$f" # in place: keeps the file's mode and any hard links
+      stripped=$((stripped + 1))
+    else
+      kept+=("${f#"$tree"/}")
+    fi
   done < <(folio_elf_files "$tree")
+  rm -f "$tmp"
+  note "stripped $stripped ELF files; ${#kept[@]} left as they are (strip would move their segments or failed)"
+  if ((${#kept[@]})); then
+    printf '  %s\n' "${kept[@]}" >&2
+  fi
 }
 
 # Every file and link in a tree gets the same timestamp (SOURCE_DATE_EPOCH), so that two
