@@ -71,13 +71,7 @@ app="$root/opt/folio"
 
 # --- the bundle -------------------------------------------------------------------------
 mkdir -p "$root/opt"
-# -a keeps the bundle's own symlinks (PyInstaller links some library names to one file).
-cp -a "$bundle" "$app"
-folio_normalize_modes "$app"
-
-if ((strip_objects)); then
-  folio_strip_bundle "$app"
-fi
+folio_copy_bundle "$bundle" "$app" "$strip_objects"
 mapfile -d '' elf_files < <(folio_elf_files "$app")
 
 # --- dependencies -----------------------------------------------------------------------

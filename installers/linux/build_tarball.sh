@@ -59,11 +59,7 @@ name="folio-$version-linux-x86_64"
 top="$work/$name"
 mkdir -p "$top"
 
-cp -a "$bundle" "$top/folio"
-folio_normalize_modes "$top/folio"
-if ((strip_objects)); then
-  folio_strip_bundle "$top/folio"
-fi
+folio_copy_bundle "$bundle" "$top/folio" "$strip_objects"
 
 install -m 0755 "$FOLIO_LINUX/install.sh" "$FOLIO_LINUX/uninstall.sh" "$top/"
 install -D -m 0644 "$FOLIO_DESKTOP" "$top/share/applications/$FOLIO_APP_ID.desktop"

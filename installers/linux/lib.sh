@@ -180,3 +180,14 @@ folio_strip_bundle() {
 folio_set_mtimes() {
   find "$1" -exec touch -h -d "@$2" {} +
 }
+
+# The bundle as both packages ship it: copied with its own symlinks (PyInstaller links some
+# library names to one file), modes normalized, stripped unless STRIP is 0.
+folio_copy_bundle() {
+  local src=$1 dest=$2 strip=$3
+  cp -a "$src" "$dest"
+  folio_normalize_modes "$dest"
+  if ((strip)); then
+    folio_strip_bundle "$dest"
+  fi
+}

@@ -9,11 +9,9 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QUrl
 from PySide6.QtGui import QFileOpenEvent
 
-from desktop_app.core.store import Store
 from desktop_app.ui.file_open import OPENED_LOG_ENV, DocumentRouter
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.single_instance import HandOff
-from tests.fixtures.fake_host import FakeHost
 
 
 @pytest.fixture
@@ -21,22 +19,6 @@ def opened_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_path / "opened.log"
     monkeypatch.setenv(OPENED_LOG_ENV, str(log))
     return log
-
-
-@pytest.fixture
-def make_window(qtbot, folio_home: Path):
-    made: list[MainWindow] = []
-
-    def make() -> MainWindow:
-        window = MainWindow(Store(), FakeHost())
-        qtbot.addWidget(window)
-        made.append(window)
-        qtbot.waitUntil(lambda: window.model_label.text().startswith("Fake model"))
-        return window
-
-    yield make
-    for window in made:
-        window.close()
 
 
 def write(path: Path, text: str = "The fee is 1,250 euros.") -> Path:

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from desktop_app.core.store import Store
 from desktop_app.ui.main_window import MainWindow
 from tests.fixtures.fake_host import FakeHost
-
-
-@pytest.fixture
-def make_window(qtbot, folio_home: Path):
-    made: list[MainWindow] = []
-
-    def make(host: FakeHost | None = None) -> MainWindow:
-        window = MainWindow(Store(), host or FakeHost())
-        qtbot.addWidget(window)
-        made.append(window)
-        qtbot.waitUntil(lambda: window.model_label.text().startswith("Fake model"))
-        return window
-
-    yield make
-    for window in made:
-        window.close()
 
 
 def wait_idle(qtbot, window: MainWindow) -> None:

@@ -29,7 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.hardware.ggml_devices import (
@@ -81,7 +81,7 @@ class BackendStatus:
     #: GPU/accelerator backends loaded: (API name, number of devices).
     gpu_backends: tuple[tuple[str, int], ...] = ()
     #: Modules present but not usable: (API name, why).
-    unavailable: tuple[tuple[str, str], ...] = field(default=())
+    unavailable: tuple[tuple[str, str], ...] = ()
 
     def gpu_reason(self) -> str:
         """Why no GPU is used, in words, for the placement line."""
@@ -181,11 +181,22 @@ def _score(path: Path) -> int:
         library = ctypes.CDLL(str(path))
     except OSError:
         return 0
-    score_fn = getattr(library, "ggml_backend_score", None)
-    if score_fn is None:
-        return 1  # a single, generic CPU module scores nothing: it always runs
-    score_fn.restype = ctypes.c_int
-    return int(score_fn())
+    try:
+        score_fn = getattr(library, "ggml_backend_score", None)
+        if score_fn is None:
+            return 1  # a single, generic CPU module scores nothing: it always runs
+        score_fn.restype = ctypes.c_int
+        return int(score_fn())
+    finally:
+        _close(library)
+
+
+def _close(library: ctypes.CDLL) -> None:
+    """Unmap a module opened only to be asked something (ggml does the same when scoring)."""
+    import _ctypes
+
+    close = getattr(_ctypes, "FreeLibrary" if sys.platform == "win32" else "dlclose")
+    close(library._handle)
 
 
 def _unloadable(path: Path) -> str | None:
