@@ -6,7 +6,9 @@ set -euo pipefail
 
 packages=(
   # compiling llama.cpp (ccache makes rebuilds with other flags cheap)
-  build-essential cmake ccache python3-venv
+  build-essential cmake ccache python3-venv patch
+  # the Vulkan GPU backend (headers, shader compiler) and lavapipe, a software Vulkan device
+  libvulkan-dev glslc spirv-headers mesa-vulkan-drivers
   # Qt's xcb platform plugin (the real window under Xvfb, and the .deb's Depends)
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1

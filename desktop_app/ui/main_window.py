@@ -208,11 +208,21 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         """Open documents Folio was asked to open (command line, a second start, the OS).
 
         Each such request is its own task, so it gets a new chat rather than joining
-        whatever conversation happens to be on screen.
+        whatever conversation happens to be on screen, unless that chat is still blank (the
+        one a start opens): a double-clicked PDF must not leave an empty "New chat" behind.
         """
         if paths:
-            self.new_conversation()
+            if not self._is_blank(self.conversation_id):
+                self.new_conversation()
             self.add_files(list(paths))
+
+    def _is_blank(self, conversation_id: int | None) -> bool:
+        """No messages, documents or draft: nothing would be lost or mixed by reusing it."""
+        return conversation_id is not None and not (
+            self.store.messages(conversation_id)
+            or self.store.documents(conversation_id)
+            or self.store.draft(conversation_id).strip()
+        )
 
     def open_conversation(self, conversation_id: int) -> None:
         """Show a conversation at once; its session is prepared on the engine thread."""

@@ -39,6 +39,25 @@ variant=$(/usr/bin/folio system --json | python3 -c 'import json,sys; print(json
 [ -n "$variant" ] && [ "$variant" != None ] || { echo "smoke: no CPU variant loaded"; exit 1; }
 echo "smoke: installed app runs on the CPU module '$variant'"
 
+# 2b. The Vulkan module: it answers on a Vulkan device (lavapipe, which ggml uses only when
+# GGML_VK_VISIBLE_DEVICES names it), and with no Vulkan device it answers on the CPU and says why.
+/usr/bin/folio system --json | python3 -c '
+import json, sys
+gpu = json.load(sys.stdin)["backends"]["gpu"]
+sys.exit(0 if "Vulkan" in gpu else f"smoke: the installed app has no Vulkan backend: {gpu}")'
+vk_home="$work/vulkan-home"
+mkdir -p "$vk_home/config"
+echo '{"max_answer_tokens": 16, "sampling": {"temperature": 0.0}}' >"$vk_home/config/settings.json"
+placement() {  # env assignments...; prints the placement line of one short answer
+  env FOLIO_HOME="$vk_home" "$@" /usr/bin/folio ask -q "Say hello." --stats 2>&1 >/dev/null |
+    tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["placement"])'
+}
+on_gpu=$(placement GGML_VK_VISIBLE_DEVICES=0)
+case "$on_gpu" in GPU\ *) ;; *) echo "smoke: lavapipe not used: '$on_gpu'"; exit 1 ;; esac
+no_device=$(placement VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json)
+case "$no_device" in "CPU (no GPU: "*"Vulkan: no driver"*) ;; *) echo "smoke: no fallback reason: '$no_device'"; exit 1 ;; esac
+echo "smoke: Vulkan answers on lavapipe ($on_gpu); without a device: $no_device"
+
 # 3. Double-clicking a PDF opens it in Folio: xdg-mime names Folio, xdg-open starts it.
 "$root/.venv/bin/python" - "$work" <<'PY'
 import sys

@@ -26,8 +26,12 @@ def write(path: Path, text: str = "The fee is 1,250 euros.") -> Path:
     return path
 
 
+def documents_of(window: MainWindow, conversation_id: int) -> list[str]:
+    return [d.path for d in window.store.documents(conversation_id)]
+
+
 def documents(window: MainWindow) -> list[str]:
-    return [d.path for d in window.store.documents(window.conversation_id or 0)]
+    return documents_of(window, window.conversation_id or 0)
 
 
 def test_a_file_open_event_opens_the_document_in_a_new_chat(
@@ -37,12 +41,27 @@ def test_a_file_open_event_opens_the_document_in_a_new_chat(
     router = DocumentRouter(qapp)
     window = make_window()
     router.attach(window, [])
+    window.store.add_message(window.conversation_id, "user", "An earlier question")
     before = window.conversation_id
     QCoreApplication.sendEvent(qapp, QFileOpenEvent(str(doc)))
     qtbot.waitUntil(lambda: documents(window) == [str(doc)], timeout=10_000)
     assert window.conversation_id != before
+    assert documents_of(window, before) == []  # the earlier chat is left as it was
     qtbot.waitUntil(lambda: window.documents.card_count() == 1)
     assert opened_log.read_text(encoding="utf-8").splitlines() == [str(doc)]
+
+
+def test_a_document_opened_at_start_fills_the_blank_chat(qtbot, qapp, make_window, tmp_path: Path):
+    """Double-clicking a PDF to start Folio leaves one chat with it, not an extra empty one."""
+    doc = write(tmp_path / "contract.txt")
+    window = make_window()
+    chats = [c.id for c in window.store.list_conversations()]
+    blank = window.conversation_id
+    DocumentRouter(qapp).attach(window, [str(doc)])
+    qtbot.waitUntil(lambda: documents(window) == [str(doc)], timeout=10_000)
+    assert window.conversation_id == blank
+    assert [c.id for c in window.store.list_conversations()] == chats
+    assert window.sidebar.list.count() == len(chats)
 
 
 def test_documents_opened_together_share_one_chat(qtbot, qapp, make_window, tmp_path: Path):
@@ -50,6 +69,7 @@ def test_documents_opened_together_share_one_chat(qtbot, qapp, make_window, tmp_
     router = DocumentRouter(qapp)
     window = make_window()
     router.attach(window, [])
+    window.store.add_message(window.conversation_id, "user", "An earlier question")
     chats = len(window.store.list_conversations())
     # Finder opening two selected files: one Apple Event, two QFileOpenEvents in a row.
     QCoreApplication.postEvent(qapp, QFileOpenEvent(QUrl.fromLocalFile(str(a))))

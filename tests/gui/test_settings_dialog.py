@@ -178,3 +178,26 @@ def test_apply_theme(qapp: QApplication) -> None:
         apply_theme(qapp, "system")
     assert qapp.palette().color(QPalette.ColorRole.Window) == original
     assert qapp.style().name() == style
+
+
+def test_system_tab_shows_the_report_collected_off_the_ui_thread(qtbot) -> None:
+    """The System tab shows what `folio system` prints, filled in later, and copies it."""
+    from desktop_app.core.hardware.backends import ensure_loaded
+    from desktop_app.ui.dialogs.system_page import COLLECTING
+
+    dialog = _dialog(qtbot)
+    dialog.show()
+    page = dialog.system_page
+    dialog.tabs.setCurrentWidget(page)
+    # Collected on a thread: nothing is there until the event loop delivers it.
+    assert page.text.toPlainText() == COLLECTING
+    assert not page.copy_text.isEnabled()
+    qtbot.waitUntil(lambda: page.report is not None, timeout=30_000)
+    text = page.text.toPlainText()
+    variant = ensure_loaded().cpu_variant
+    assert f"CPU module: {variant} " in text if variant else "CPU module: built into" in text
+    assert "GPU offload: " in text and "RAM: " in text
+    page.copy_text.click()
+    assert QApplication.clipboard().text() == text
+    page.copy_json.click()
+    assert '"variant": ' in QApplication.clipboard().text()

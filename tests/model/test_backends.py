@@ -62,6 +62,45 @@ def test_probe_runs_a_module_this_cpu_supports():
     assert detail.startswith("ok ")
 
 
+def test_probe_runs_the_kernels_of_the_extra_buffer_types():
+    """llama.cpp puts weights in repacked (and AMX) buffers; their kernels must be probed too."""
+    if "avx2" not in _cpu_flags():
+        pytest.skip("the repacked kernels need AVX2")
+    ok, detail = backends.probe(_module("haswell"), LIB)
+    assert ok, detail
+    assert detail.endswith("in CPU, CPU_REPACK"), detail
+
+
+_RUN_MODEL_ON = """
+import sys
+import llama_cpp
+from desktop_app.core.hardware import backends
+backends.probe = lambda module, lib_dir: (True, "not probed")  # the module as ggml would load it
+status = backends.ensure_loaded()
+assert status.cpu_variant == sys.argv[1], status.cpu_variant
+llm = llama_cpp.Llama(sys.argv[2], n_ctx=256, n_batch=64, verbose=False)
+llm.eval(llm.tokenize(b"The capital of France is") * 4)
+print("ran")
+"""
+
+
+def test_the_probe_agrees_with_a_real_model_on_the_module_ggml_would_pick(
+    smollm2_gguf, tmp_path, monkeypatch
+):
+    """On a VM that reports AMX, the probe of the best module passed while a real model's
+    first batch died of SIGILL: the probe must crash exactly when the model would."""
+    best = max(ensure_loaded().cpu_variants, key=lambda v: v.score)
+    probed_ok, detail = backends.probe(best.path, LIB)
+    monkeypatch.setenv("FOLIO_HOME", str(tmp_path))
+    monkeypatch.setenv(backends.VARIANT_ENV, best.name)
+    run = subprocess.run(
+        [sys.executable, "-c", _RUN_MODEL_ON, best.name, str(smollm2_gguf)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    model_ok = run.returncode == 0 and run.stdout.strip() == "ran"
+    assert probed_ok == model_ok, (best.name, detail, run.returncode, run.stderr[-400:])
+
+
 def test_probe_survives_a_module_that_crashes_with_sigill():
     ok, detail = backends.probe(_unrunnable_module(), LIB)
     assert not ok

@@ -140,7 +140,9 @@ def _load() -> BackendStatus:
         why = _unloadable(path)
         reg = None if why else load(str(path).encode())
         if why or not reg:
-            unavailable.append((api, why or "ggml refused the module"))
+            # ggml's GPU modules decline to register when their API has no working driver
+            # (for Vulkan: the loader found no ICD, or creating an instance failed).
+            unavailable.append((api, why or "no driver for it responded"))
             continue
         count = int(dev_count(reg))
         gpu_backends.append((api, count))
@@ -236,6 +238,10 @@ def _choose_cpu(variants, load, lib_dir: Path):
     raise FolioError(f"No CPU backend of this llama.cpp build runs on this CPU ({tried}).")
 
 
+#: Bump when the probe exercises more kernels (2: the extra buffer types, AMX among them).
+PROBE_VERSION = 2
+
+
 def probe(module: Path, lib_dir: Path) -> tuple[bool, str]:
     """Run cpu_probe on `module` in a child process: (ran fine, what happened)."""
     ggml = [
@@ -284,7 +290,8 @@ class _Verdicts:
 
     def _key(self, variant: CpuVariant) -> str:
         stat = variant.path.stat()
-        text = f"{self._cpu}|{variant.path.name}|{stat.st_size}|{stat.st_mtime_ns}"
+        # PROBE_VERSION: a verdict from an older, weaker probe is no verdict at all.
+        text = f"{self._cpu}|{variant.path.name}|{stat.st_size}|{stat.st_mtime_ns}|{PROBE_VERSION}"
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def get(self, variant: CpuVariant) -> tuple[bool | None, str]:

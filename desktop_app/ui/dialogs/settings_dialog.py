@@ -42,6 +42,7 @@ from desktop_app.core.sampling import preset_for
 from desktop_app.errors import ModelFileError
 from desktop_app.settings import DEFAULT_SYSTEM_PROMPT, Settings
 from desktop_app.ui.dialogs.models_page import ModelsPage
+from desktop_app.ui.dialogs.system_page import SystemPage
 from desktop_app.ui.download_manager import DownloadManager
 
 #: Settings the loaded model is built from; changing any of them means a reload.
@@ -122,7 +123,7 @@ def _hint(text: str = "") -> QLabel:
 
 
 class SettingsDialog(QDialog):
-    """Tabs for the model, context and speed, answers, storage and appearance."""
+    """Tabs for the model, context and speed, answers, storage, appearance and the system."""
 
     def __init__(
         self,
@@ -147,6 +148,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._answers_tab(settings), "Answers")
         self.tabs.addTab(self._storage_tab(settings), "Documents && storage")
         self.tabs.addTab(self._appearance_tab(settings), "Appearance")
+        self.system_page = SystemPage()
+        self.tabs.addTab(self.system_page, "System")
         self.reload_hint = QLabel(RELOAD_MESSAGE)
         self.reload_hint.setWordWrap(True)
         self.reload_hint.hide()
