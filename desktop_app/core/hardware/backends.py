@@ -233,7 +233,8 @@ def _choose_cpu(variants, load, lib_dir: Path):
         if reg:
             return variant, reg, rejected
         rejected.append((variant.name, detail if not ok else "ggml refused the module"))
-        log.warning("CPU backend %s not used: %s", variant.name, rejected[-1][1])
+        # Expected on such CPUs, and shown by `folio system`: not a warning for every CLI run.
+        log.info("CPU backend %s not used: %s", variant.name, rejected[-1][1])
     tried = "; ".join(f"{name}: {why}" for name, why in rejected) or "none is supported"
     raise FolioError(f"No CPU backend of this llama.cpp build runs on this CPU ({tried}).")
 
