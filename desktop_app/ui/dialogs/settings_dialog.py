@@ -160,6 +160,8 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
+        # Wide enough for every tab title without the tab bar's scroll arrows.
+        self.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + 40)
         layout.addWidget(self.reload_hint)
         layout.addWidget(self.buttons)
 

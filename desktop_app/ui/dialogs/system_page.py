@@ -41,7 +41,7 @@ class SystemPage(QWidget):
         intro.setWordWrap(True)
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.text.setPlainText(COLLECTING)
         self.copy_text = QPushButton("Copy")
         self.copy_json = QPushButton("Copy as JSON")
