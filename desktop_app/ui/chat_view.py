@@ -38,6 +38,7 @@ NOTICES = {
     "cancelled": "Stopped",
     "length": "Cut off: answer length limit reached",
     "context_full": "Cut off: the context is full",
+    "error": "Failed: the answer stopped with an error",
 }
 
 

@@ -147,17 +147,26 @@ class EngineWorker(QObject):
         `finished`), an exception through `failed`. Thread-safe; never blocks."""
         return self._enqueue(fn, streaming=False)
 
-    def cancel(self, request_id: int | None = None) -> None:
-        """Set the cancel event of `request_id` (None: the running job and everything queued).
+    def cancel(self, request_id: int | None) -> None:
+        """Set the cancel event of `request_id`; None (no such request) does nothing.
 
         Returns at once: the running job stops at its next check (the engine checks once per
         token or micro-batch) and ends with `finished`; a queued one never runs and ends with
-        `cancelled` when its turn comes. Unknown or already ended ids are ignored.
+        `cancelled` when its turn comes. Unknown or already ended ids are ignored. (None once
+        meant "everything", and a window passing an unset id stopped every answer.)
         """
+        if request_id is None:
+            return
         with self._lock:
-            for rid, event in self._live.items():
-                if request_id in (None, rid):
-                    event.set()
+            event = self._live.get(request_id)
+            if event is not None:
+                event.set()
+
+    def cancel_all(self) -> None:
+        """Cancel the running job and everything queued (the same rules as `cancel`)."""
+        with self._lock:
+            for event in self._live.values():
+                event.set()
 
     def current(self) -> int | None:
         """The id of the request running now, if any."""

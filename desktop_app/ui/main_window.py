@@ -79,6 +79,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self.downloads = downloads or DownloadManager(self)
         self.conversation_id: int | None = None
         self._answers: dict[int, _Answer] = {}
+        self._prepare_when_done = False
         self._open_request: int | None = None
         self._warm_request: int | None = None
         #: Document loads in flight: request id -> (conversation, card key, path).
@@ -139,6 +140,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         w.finished.connect(self._on_finished)
         w.failed.connect(self._on_failed)
         w.result.connect(self._on_result)
+        w.cancelled.connect(self._on_cancelled)
         self.sidebar.new_requested.connect(self.new_conversation)
         self.sidebar.search_changed.connect(self._refresh_list)
         self.sidebar.picked.connect(self.open_conversation)
@@ -225,15 +227,17 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         )
 
     def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation at once; its session is prepared on the engine thread."""
+        """Show a conversation at once; its session is prepared on the engine thread.
+
+        An answer streaming in another conversation goes on: it is bound to its own
+        conversation and saved there; only the pre-reading of the old documents stops.
+        """
         self.worker.cancel(self._warm_request)
         self.conversation_id = conversation_id
         self.store.set_state("open_conversation", str(conversation_id))
-        messages = self.store.messages(conversation_id)
-        self.chat.set_messages(
-            [(m.role, m.content, m.reasoning, m.stats, m.finish_reason) for m in messages]
-        )
+        self._reload_chat()
         self.composer.set_text(self.store.draft(conversation_id))
+        self.composer.set_busy(self._busy_here())
         docs = self.store.documents(conversation_id)
         cards = [
             self._card(d.sha256, d.title, d.type, d.pages, d.tokens, d.warnings, "loading")
@@ -243,11 +247,20 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self._prepare()
 
     def _prepare(self) -> None:
-        """(Re)open the model session for the current conversation, then pre-read documents."""
+        """(Re)open the model session for the current conversation, then pre-read documents.
+
+        While an answer of this conversation is still in flight the reopen waits for it to
+        end (`_answer_ended`): the session must be rebuilt from the finished turn, not from
+        the part saved so far.
+        """
         if self._closing:  # results still arriving during shutdown start nothing new
             return
         cid = self.conversation_id
         assert cid is not None
+        if self._busy_here():
+            self._prepare_when_done = True
+            return
+        self._prepare_when_done = False
         paths = [d.path for d in self.store.documents(cid)]
         msgs = self.store.messages(cid)
         turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
@@ -255,9 +268,13 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self._open_request = self.worker.call(lambda cancel: self.host.open(paths, turns))
 
     # ------------------------------------------------------------------ asking
+    def _busy_here(self) -> bool:
+        """Whether the conversation on screen has an answer in flight (running or queued)."""
+        return any(a.conversation_id == self.conversation_id for a in self._answers.values())
+
     def send(self, text: str) -> None:
-        if self._answers or self.conversation_id is None:
-            return  # one answer at a time; the composer shows Stop meanwhile
+        if self._busy_here() or self.conversation_id is None:
+            return  # one answer per conversation; the composer shows Stop meanwhile
         cid = self.conversation_id
         self.store.add_message(cid, "user", text)
         self.chat.add_user_message(text)
@@ -290,9 +307,15 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self._start_answer(job)
 
     def _reload_chat(self) -> None:
-        msgs = self.store.messages(self.conversation_id or 0)
+        """Show the conversation's messages; an answer of it still in flight streams on."""
+        cid = self.conversation_id or 0
+        live = next((a for a in self._answers.values() if a.conversation_id == cid), None)
+        msgs = [m for m in self.store.messages(cid) if live is None or m.id != live.message_id]
         self.chat.set_messages([(m.role, m.content, m.reasoning, m.stats, m.finish_reason)
                                 for m in msgs])  # fmt: skip
+        if live is not None:
+            self.chat.begin_answer()
+            self.chat.append_delta("".join(live.answer), "".join(live.reasoning))
 
     def _start_answer(self, job) -> None:
         cid = self.conversation_id
@@ -304,8 +327,10 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self._answers[rid] = _Answer(cid, row.id)
 
     def stop(self) -> None:
-        current = self.worker.current()
-        self.worker.cancel(current)
+        """Stop this conversation's answer, running or still queued (nothing else)."""
+        for rid, state in self._answers.items():
+            if state.conversation_id == self.conversation_id:
+                self.worker.cancel(rid)
 
     def _set_thinking(self, on: bool) -> None:
         self._thinking = on
@@ -355,7 +380,8 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
                 self.context_meter.setValue(min(used, self.context_meter.maximum()))
         if rid == self._warm_request:
             self._warm_request = None
-        self.composer.set_busy(bool(self._answers))
+        if state is not None:
+            self._answer_ended(state)
 
     def _on_result(self, rid: int, value: object) -> None:
         if rid == self._open_request and isinstance(value, Opened):
@@ -398,6 +424,29 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         if cards and opened.plan_mode == "whole":
             self._warm_request = self.worker.submit(lambda c: self.host.warm_up(c))
 
+    def _answer_ended(self, state: _Answer) -> None:
+        """After an answer's terminal signal: the composer, and a reopen that waited for it."""
+        self.composer.set_busy(self._busy_here())
+        if state.conversation_id == self.conversation_id and self._prepare_when_done:
+            self._prepare()
+
+    def _on_cancelled(self, rid: int) -> None:
+        """A job cancelled before it ran: end whatever waited for it, as if it had stopped."""
+        if rid in self._loading:
+            _, key, _ = self._loading.pop(rid)
+            self.documents.remove_card(key)
+            self.documents.clear_progress()
+        elif rid in self._answers:
+            state = self._answers.pop(rid)
+            self.store.update_message(state.message_id, finish_reason="cancelled")
+            if state.conversation_id == self.conversation_id:
+                self.chat.end_answer(None, "cancelled")
+            self._answer_ended(state)
+        elif rid == self._open_request:
+            self._open_request = None
+        elif rid == self._warm_request:
+            self._warm_request = None
+
     def _on_failed(self, rid: int, message: str) -> None:
         self.documents.clear_progress()
         if rid in self._loading:
@@ -409,7 +458,9 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         if state is not None:
             self.store.update_message(state.message_id, content="".join(state.answer),
                                       finish_reason="error")  # fmt: skip
-            self.composer.set_busy(bool(self._answers))
+            if state.conversation_id == self.conversation_id:
+                self.chat.end_answer(None, "error")
+            self._answer_ended(state)
         if rid == self._open_request:
             self._open_request = None
             self.model_label.setText(f"Model not ready: {message}")

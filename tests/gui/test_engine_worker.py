@@ -180,12 +180,24 @@ def test_a_cancelled_queued_job_never_runs(qtbot, worker, rec) -> None:
     assert ran == [2]
 
 
+def test_cancel_of_no_request_cancels_nothing(qtbot, worker, rec) -> None:
+    """A window passing an unset id (None) once stopped every answer and queued job."""
+    running = worker.submit(fake_answer("one two three four", delay_s=0.02))
+    queued = worker.call(lambda cancel: "ran")
+    qtbot.waitUntil(lambda: worker.current() == running, timeout=5000)
+    worker.cancel(None)
+    qtbot.waitUntil(lambda: rec.ended(queued), timeout=5000)
+    assert rec.done(running).finish_reason == "stop"
+    assert rec.done(running).answer == "one two three four"
+    assert rec.of(queued, "result") == [("result", ("ran",))]
+
+
 def test_cancel_all_stops_the_running_job_and_drops_the_queue(qtbot, worker, rec) -> None:
     ran: list[int] = []
     running = worker.submit(fake_answer(LONG_TEXT, delay_s=0.05))
     queued = [worker.call(lambda cancel: ran.append(1)) for _ in range(3)]
     qtbot.waitUntil(lambda: worker.current() == running, timeout=5000)
-    worker.cancel()
+    worker.cancel_all()
     qtbot.waitUntil(lambda: all(rec.ended(r) for r in queued), timeout=5000)
 
     assert rec.done(running).finish_reason == "cancelled"

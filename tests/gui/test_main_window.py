@@ -53,7 +53,14 @@ def test_switching_conversations_mid_answer_sends_text_to_the_right_chat(qtbot, 
     wait_idle(qtbot, window)
     assert window.store.messages(second) == []
     saved = window.store.messages(first)[-1]
-    assert saved.role == "assistant" and saved.content.startswith("Answer to: First question")
+    assert saved.role == "assistant"
+    assert saved.content == "Answer to: First question " + "more words " * 30
+    assert saved.finish_reason == "stop"
+    # Coming back shows the finished answer, and the composer takes the next question.
+    window.open_conversation(first)
+    assert window.chat.message(1).content == saved.content
+    assert window.chat.message(1).notice_label.text() == ""  # not "Stopped"
+    assert window.composer._action.text() == "Send"
 
 
 def test_restart_restores_conversation_and_draft(qtbot, make_window):
@@ -269,3 +276,53 @@ def test_ok_in_settings_keeps_a_model_switched_while_it_was_open(qtbot, make_win
     assert settings_mod.load().model_path == downloaded
     assert settings_mod.load().theme == "dark"
     qtbot.waitUntil(lambda: window.host.model_path == smollm2_path())
+
+
+def _hold_engine(window: MainWindow, seconds: float) -> None:
+    """Occupy the engine thread, so what is submitted next waits in the queue."""
+    import time
+
+    window.worker.call(lambda cancel: time.sleep(seconds))
+
+
+def test_coming_back_mid_answer_shows_it_streaming_to_the_end(qtbot, make_window):
+    window = make_window(FakeHost(delay_s=0.01))
+    first = window.conversation_id
+    window.send("First question")
+    qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
+    window.new_conversation()
+    window.open_conversation(first)  # while the answer still streams
+    assert window.composer._action.text() == "Stop"
+    wait_idle(qtbot, window)
+    full = "Answer to: First question " + "more words " * 30
+    assert window.chat.message_count() == 2
+    assert window.chat.message(1).content == full
+    assert window.store.messages(first)[-1].content == full
+    # The session was reopened from the finished turn, not the part saved mid-stream.
+    qtbot.waitUntil(lambda: window._open_request is None)
+    assert window.host.opened[-1][1] == [("First question", full)]
+
+
+def test_stop_of_a_queued_answer_frees_the_composer(qtbot, make_window):
+    window = make_window()
+    _hold_engine(window, 0.5)
+    window.send("Queued question")
+    window.stop()  # the answer never started: the worker reports `cancelled`
+    qtbot.waitUntil(lambda: not window._answers, timeout=5000)
+    assert window.composer._action.text() == "Send"
+    answer = window.store.messages(window.conversation_id)[-1]
+    assert (answer.role, answer.content, answer.finish_reason) == ("assistant", "", "cancelled")
+    assert window.chat.message(1).notice_label.text() == "Stopped"
+
+
+def test_cancelling_a_queued_extraction_removes_its_card(qtbot, make_window, tmp_path: Path):
+    doc = tmp_path / "notes.txt"
+    doc.write_text("Some text.", encoding="utf-8")
+    window = make_window()
+    _hold_engine(window, 0.5)
+    window.add_files([str(doc)])
+    assert window.documents.card_count() == 1  # "opening…"
+    window._cancel_reading()
+    qtbot.waitUntil(lambda: not window._loading, timeout=5000)
+    assert window.documents.card_count() == 0
+    assert window.store.documents(window.conversation_id) == []
