@@ -233,6 +233,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         conversation and saved there; only the pre-reading of the old documents stops.
         """
         self.worker.cancel(self._warm_request)
+        self.documents.clear_progress()  # progress shown belongs to the chat being left
         self.conversation_id = conversation_id
         self.store.set_state("open_conversation", str(conversation_id))
         self._reload_chat()
@@ -346,6 +347,8 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         state = self._answers.get(rid)
         if state is None:
             return
+        if not state.answer and state.conversation_id == self.conversation_id:
+            self.documents.clear_progress()  # the prompt is read: the answer itself shows now
         state.answer.append(answer)
         state.reasoning.append(reasoning)
         if state.conversation_id == self.conversation_id:
@@ -354,9 +357,10 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
     def _on_progress(self, rid: int, done: int, total: int, rate: float, eta: float) -> None:
         if rid in self._loading:
             self.documents.set_progress(done, total, rate, eta, "Extracting", "pages")
-        elif rid == self._warm_request or rid in self._answers:
-            label = "Reading documents" if rid == self._warm_request else "Reading"
-            self.documents.set_progress(done, total, rate, eta, label)
+        elif rid == self._warm_request:
+            self.documents.set_progress(done, total, rate, eta, "Reading documents")
+        elif rid in self._answers and self._answers[rid].conversation_id == self.conversation_id:
+            self.documents.set_progress(done, total, rate, eta, "Reading")
 
     def _on_finished(self, rid: int, value: object) -> None:
         self.documents.clear_progress()

@@ -47,6 +47,7 @@ def test_switching_conversations_mid_answer_sends_text_to_the_right_chat(qtbot, 
     first = window.conversation_id
     window.send("First question")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
+    assert window.documents.progress_text() == ""  # reading the prompt is over
     window.new_conversation()
     second = window.conversation_id
     assert second != first and window.chat.message_count() == 0
