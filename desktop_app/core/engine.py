@@ -28,6 +28,7 @@ import llama_cpp
 import numpy as np
 
 from desktop_app.core.chat_template import ChatTemplate, Message
+from desktop_app.core.decode_abort import DecodeAbort, was_aborted
 from desktop_app.core.events import (
     AnswerDelta,
     Done,
@@ -103,6 +104,7 @@ class Engine:
         self.state_store: StateStore | None = None
         self._identity: str | None = None
         self._vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        self._abort = DecodeAbort(llm.ctx)
         bos_id = llm.token_bos()
         eos_id = llm.token_eos()
         self._bos_text = self._piece(bos_id) if bos_id >= 0 else ""
@@ -265,7 +267,17 @@ class Engine:
                 return
             end = min([len(tokens), (pos // llm.n_batch + 1) * llm.n_batch,
                        *(p for p in stops if p > pos)])  # fmt: skip
-            llm.eval(tokens[pos:end])
+            try:
+                with self._abort.watching(cancel):
+                    llm.eval(tokens[pos:end])
+            except RuntimeError as exc:
+                if not (was_aborted(exc) and cancel.is_set()):
+                    raise
+                # Stopped mid-batch: part of it may be in the cache (a recurrent state even
+                # half-updated), so go back to the last state known exact, as a new prompt
+                # diverging at `pos` would.
+                self._roll_back(tokens, pos)
+                return
             pos = end
             if pos in stops:
                 self._keep(tokens[:pos], persist=pos == persist_prefix)

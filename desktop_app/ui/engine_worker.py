@@ -135,6 +135,7 @@ class EngineWorker(QObject):
         self._live: dict[int, threading.Event] = {}
         self._current: int | None = None
         self._closed = False
+        self._last: Callable[[], None] | None = None
         self._thread = _EngineThread(self._serve, self)
         self._thread.start()
 
@@ -172,9 +173,12 @@ class EngineWorker(QObject):
         """The id of the request running now, if any."""
         return self._current
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
+    def shutdown(self, timeout_ms: int = 5000, last: Callable[[], None] | None = None) -> bool:
         """Cancel everything, let the running job end and join the thread; False if it did
         not stop within `timeout_ms`. Idempotent; later `submit`/`call` raise RuntimeError.
+
+        `last` runs on the engine thread after the last job ended (freeing the model there,
+        never under a decode that is still running); its errors are logged.
 
         Called from the UI thread (the window's closeEvent), it then delivers the signals the
         engine thread queued on its way out, so the final delta and `finished` of an answer
@@ -184,6 +188,7 @@ class EngineWorker(QObject):
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._last = last
                 for event in self._live.values():
                     event.set()
                 self._queue.put(None)
@@ -206,6 +211,11 @@ class EngineWorker(QObject):
     def _serve(self) -> None:
         while (request := self._queue.get()) is not None:
             self._run(request)
+        if self._last is not None:
+            try:
+                self._last()
+            except Exception:
+                log.exception("engine shutdown step failed")
 
     def _run(self, request: _Request) -> None:
         rid = request.request_id

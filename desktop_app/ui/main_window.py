@@ -12,6 +12,7 @@ saved before the model starts and the answer is saved as it grows.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ from desktop_app.ui.theme import apply_theme
 
 #: The growing answer is written to the database at least this often.
 SAVE_INTERVAL_MS = 1000
+#: How long Quit waits for the engine job in flight (a decode stops within about a second).
+SHUTDOWN_TIMEOUT_MS = 5000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -531,8 +536,13 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self._closing = True
         if self.conversation_id is not None:
             self.store.set_draft(self.conversation_id, self.composer.text())
-        self.worker.shutdown()  # delivers the final deltas and `finished` before returning
+        # Stop aborts a decode between graph nodes, so the job in flight ends within about
+        # a second even mid-prefill; the model is then freed on the engine thread. The final
+        # deltas and `finished` are delivered before shutdown returns, so the answer is saved.
+        if not self.worker.shutdown(SHUTDOWN_TIMEOUT_MS, last=self.host.close):
+            # Never free memory a decode may still be using: the process exit reclaims it.
+            log.error("the engine did not stop in %d ms; quitting without freeing it",
+                      SHUTDOWN_TIMEOUT_MS)  # fmt: skip
         self.downloads.shutdown()  # pauses them; the next start shows them paused
         self._save_partial()
-        self.host.close()
         event.accept()

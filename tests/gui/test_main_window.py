@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -86,12 +87,13 @@ def test_closing_mid_answer_saves_what_arrived(qtbot, make_window):
     cid = window.conversation_id
     window.close()
     assert window.host.closed
+    # The model is freed on the engine thread, after its last job ended, not under it.
+    assert window.host.closed_on != threading.get_ident()
     saved = Store().messages(cid)[-1]
     shown = window.chat.message(1)  # what the user saw before closing
     assert saved.finish_reason == "cancelled"
     assert saved.content.startswith("Answer to:")
-    assert len(saved.content) >= len("Answer to:")
-    assert shown is not None
+    assert saved.content == shown.content  # all that arrived, as the window showed it
 
 
 def test_dropping_a_file_attaches_it(qtbot, make_window, tmp_path: Path):
