@@ -145,10 +145,15 @@ def load_llama(config: EngineConfig, hardware: Hardware | None, loader: Loader) 
             flash_attn=fa[0],
             cache_type=config.kv_cache_type,
         )
+        llm = None
         try:
             llm = loader(req)
             _warm_up(llm)
         except Exception as exc:  # llama.cpp reports failures as ValueError/RuntimeError
+            if llm is not None:
+                # Free this attempt's weights and context before the next (smaller) one
+                # needs the memory they hold.
+                llm.close()
             where = "CPU" if n_gpu == 0 else f"{n_gpu} GPU layers"
             failures.append(f"{where}: {exc}")
             log.warning("loading %s with %s failed: %s", config.model_path, where, exc)

@@ -134,6 +134,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
             ("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop),
             ("Settings…", QKeySequence("Ctrl+,"), self.open_settings),
             ("Models…", QKeySequence("Ctrl+M"), self.open_models),
+            ("Quit", QKeySequence.StandardKey.Quit, self.close),
         ):
             action = QAction(text, self, shortcut=keys, triggered=slot)
             self.addAction(action)

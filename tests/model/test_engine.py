@@ -199,6 +199,35 @@ def test_full_offload_oom_falls_back_to_cpu_and_says_why(smollm2_gguf: Path):
         engine.close()
 
 
+def test_an_attempt_whose_warm_up_fails_is_freed_before_the_next(smollm2_gguf: Path):
+    """A GPU that loads the model but fails its first decode: that Llama must be closed
+    before the smaller attempt loads, or both copies hold memory at once."""
+    attempts: list[tuple[int, llama_cpp.Llama]] = []
+
+    def loader(req: LoadRequest):
+        llm = llama_loader(replace(req, n_gpu_layers=0))
+        attempts.append((req.n_gpu_layers, llm))
+        if req.n_gpu_layers > 0:
+
+            def failing_eval(tokens):
+                raise RuntimeError("llama_decode returned -3 (out of device memory)")
+
+            llm.eval = failing_eval
+        return llm
+
+    engine = Engine.load(
+        EngineConfig(model_path=smollm2_gguf, n_ctx=1024), hardware=gpu_machine(None),
+        loader=loader,
+    )  # fmt: skip
+    try:
+        failed = [llm for layers, llm in attempts if layers > 0]
+        assert failed and engine.placement.gpu_layers == 0
+        assert all(llm._ctx.ctx is None and llm._model.model is None for llm in failed)
+        assert "out of device memory" in str(engine.placement)
+    finally:
+        engine.close()
+
+
 def test_partial_offload_when_only_some_layers_fit(smollm2_gguf: Path):
     calls: list[int] = []
     engine = Engine.load(
