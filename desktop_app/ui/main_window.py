@@ -334,10 +334,17 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self._answers[rid] = _Answer(cid, row.id)
 
     def stop(self) -> None:
-        """Stop this conversation's answer, running or still queued (nothing else)."""
-        for rid, state in self._answers.items():
-            if state.conversation_id == self.conversation_id:
-                self.worker.cancel(rid)
+        """Stop this conversation's answer, running or still queued (nothing else).
+
+        A queued answer (e.g. behind a long document pre-read) ends here and now: the
+        worker would report it only when its turn came, minutes later perhaps.
+        """
+        for rid, state in list(self._answers.items()):
+            if state.conversation_id != self.conversation_id:
+                continue
+            self.worker.cancel(rid)
+            if self.worker.current() != rid:
+                self._on_cancelled(rid)
 
     def _set_thinking(self, on: bool) -> None:
         self._thinking = on
