@@ -23,6 +23,10 @@ class DocumentError(FolioError):
     """A document could not be read."""
 
 
+class SettingsError(FolioError):
+    """A setting's value cannot be used (the message names the setting and the range)."""
+
+
 class NoModelConfigured(FolioError):
     """No model is configured and the demo model is not installed."""
 

@@ -45,9 +45,21 @@ class ContextPlan:
     passage_budget: int
     #: True when the model's training context, not memory, is the limit.
     model_limited: bool
+    #: The context the settings asked for, when it was more than fits (then lowered).
+    lowered_from: int | None = None
 
     def summary(self) -> str:
         """One line for the status bar, the document card and `folio ask`."""
+        text = self._summary()
+        if self.lowered_from:
+            text += (
+                f"; the context setting of {self.lowered_from:,} tokens is more than "
+                f"{'this model reads' if self.model_limited else 'this machine holds'}, "
+                f"so {self.n_ctx:,} is used"
+            )
+        return text
+
+    def _summary(self) -> str:
         docs = sum(self.document_tokens)
         holder = "this model reads at most" if self.model_limited else "this machine can hold"
         if self.mode == "whole":
@@ -86,9 +98,15 @@ def plan_context(
     capacity = machine if n_ctx_override is None else min(machine, n_ctx_override)
     model_limited = info.n_ctx_train > 0 and capacity >= info.n_ctx_train
     capacity = min(capacity, info.n_ctx_train) if info.n_ctx_train > 0 else capacity
+    # A context set by hand is used as set, but never beyond what fits: a bigger one would
+    # fail to load, or load and then swap.
+    lowered = n_ctx_override if n_ctx_override and n_ctx_override > capacity else None
+    override = min(n_ctx_override, capacity) if n_ctx_override else None
     if needed <= capacity:
-        n_ctx = n_ctx_override or min(fit_context(info, needed), capacity)
-        return ContextPlan("whole", n_ctx, needed, capacity, doc_tokens, 0, model_limited)
+        n_ctx = override or min(fit_context(info, needed), capacity)
+        return ContextPlan("whole", n_ctx, needed, capacity, doc_tokens, 0, model_limited,
+                           lowered)  # fmt: skip
     budget = max(0, min(PASSAGE_BUDGET, capacity - fixed))
-    n_ctx = n_ctx_override or min(fit_context(info, fixed + budget), capacity)
-    return ContextPlan("retrieval", n_ctx, needed, capacity, doc_tokens, budget, model_limited)
+    n_ctx = override or min(fit_context(info, fixed + budget), capacity)
+    return ContextPlan("retrieval", n_ctx, needed, capacity, doc_tokens, budget, model_limited,
+                       lowered)  # fmt: skip

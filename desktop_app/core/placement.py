@@ -21,6 +21,8 @@ RAM_HEADROOM = 1 * GiB
 CONTEXT_STEP = 4096
 #: Context for a chat with no documents: room for a long conversation.
 DEFAULT_CHAT_CONTEXT = 8192
+#: The context assumed when the machine does not say how much memory it has.
+UNKNOWN_MEMORY_CONTEXT = 32768
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,16 @@ def fit_context(info: ModelInfo, needed_tokens: int) -> int:
 def max_context(info: ModelInfo, hw: Hardware, cache_type: str) -> int:
     """The largest context this machine can hold for this model (RAM-bound on CPU).
 
-    Used to tell the user honestly how much fits before anything is loaded.
+    Used to tell the user honestly how much fits before anything is loaded. When the
+    machine does not report its memory (0), nothing is known: a moderate context is assumed
+    (the load itself then says if even that does not fit) instead of a context of 0.
     """
+    if hw.ram_total_bytes <= 0 and not (hw.gpu_offload and hw.vram_free_bytes is not None):
+        return (
+            min(info.n_ctx_train, UNKNOWN_MEMORY_CONTEXT)
+            if info.n_ctx_train
+            else (UNKNOWN_MEMORY_CONTEXT)
+        )
     compute = info.compute_bytes(info.n_ctx_train or 8192)
     free = hw.ram_available_bytes - RAM_HEADROOM - compute - info.recurrent_state_bytes
     per_token = info.kv_bytes_per_token_as(cache_type)

@@ -14,6 +14,8 @@ from typing import Any
 
 import llama_cpp
 
+from desktop_app.errors import SettingsError
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -28,11 +30,31 @@ class SamplingParams:
     seed: int = llama_cpp.LLAMA_DEFAULT_SEED
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> SamplingParams:
-        """Apply user settings; unknown keys are ignored, values cast to the field's type."""
+        """Apply user settings; unknown keys are ignored, values cast to the field's type.
+
+        Raises `SettingsError` naming the setting when a value is not a number or is out
+        of its range (a hand-edited settings.json), rather than failing inside llama.cpp.
+        """
         if not overrides:
             return self
         types = {f.name: type(getattr(self, f.name)) for f in fields(self)}
-        clean = {k: types[k](v) for k, v in overrides.items() if k in types and v is not None}
+        clean: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if key not in types or value is None:
+                continue
+            low, high = _RANGES.get(key, (None, None))
+            try:
+                if isinstance(value, bool):
+                    raise ValueError
+                number = types[key](value)
+            except (TypeError, ValueError, OverflowError):
+                raise SettingsError(
+                    f"The sampling setting {key} must be a number, not {value!r}."
+                ) from None
+            if (low is not None and number < low) or (high is not None and number > high):
+                bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+                raise SettingsError(f"The sampling setting {key} must be {bounds}, not {value}.")
+            clean[key] = number
         return replace(self, **clean)
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +70,18 @@ QWEN35_INSTRUCT = SamplingParams(
     temperature=0.7, top_k=20, top_p=0.8, min_p=0.0, presence_penalty=1.5
 )
 GENERIC = SamplingParams()
+
+#: Allowed values of the user-settable fields (None: no bound on that side).
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "temperature": (0.0, 5.0),
+    "top_k": (0, None),
+    "top_p": (0.0, 1.0),
+    "min_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "repeat_penalty": (0.0, None),
+    "penalty_last_n": (-1, None),
+    "seed": (0, 2**32 - 1),
+}
 
 
 def preset_for(architecture: str, thinking: bool) -> SamplingParams:

@@ -39,6 +39,7 @@ NOTICES = {
     "length": "Cut off: answer length limit reached",
     "context_full": "Cut off: the context is full",
     "error": "Failed: the answer stopped with an error",
+    "interrupted": "Interrupted: Folio closed before this answer finished",
 }
 
 

@@ -34,10 +34,13 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from desktop_app.core.store import Store
+    from desktop_app.ui import error_hook
     from desktop_app.ui.file_open import DocumentRouter
     from desktop_app.ui.single_instance import SingleInstance
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if not smoke_test:  # the smoke test must fail loudly instead
+        error_hook.install(app)
     app.setApplicationName("Folio")
     app.setDesktopFileName("org.folio.Folio")  # Wayland app id = the menu entry's file name
     router = DocumentRouter(app)  # catches macOS file-open events from now on

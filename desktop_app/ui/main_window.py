@@ -318,7 +318,11 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         cid = self.conversation_id or 0
         live = next((a for a in self._answers.values() if a.conversation_id == cid), None)
         msgs = [m for m in self.store.messages(cid) if live is None or m.id != live.message_id]
-        self.chat.set_messages([(m.role, m.content, m.reasoning, m.stats, m.finish_reason)
+        # Every answer that ends gets a finish reason; one without it was cut short by a
+        # crash or kill (its text saved once a second) and must not pass for a finished one.
+        self.chat.set_messages([(m.role, m.content, m.reasoning, m.stats,
+                                 m.finish_reason or ("interrupted" if m.role == "assistant"
+                                                     else None))
                                 for m in msgs])  # fmt: skip
         if live is not None:
             self.chat.begin_answer()

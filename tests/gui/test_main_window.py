@@ -329,3 +329,19 @@ def test_cancelling_a_queued_extraction_removes_its_card(qtbot, make_window, tmp
     qtbot.waitUntil(lambda: not window._loading, timeout=5000)
     assert window.documents.card_count() == 0
     assert window.store.documents(window.conversation_id) == []
+
+
+def test_an_answer_cut_short_by_a_crash_shows_as_interrupted(qtbot, make_window):
+    """kill -9 mid-answer: the text saved once a second is there, marked as unfinished."""
+    store = Store()
+    cid = store.create_conversation().id
+    store.add_message(cid, "user", "Question")
+    store.add_message(cid, "assistant", "The first half of")  # no finish reason: never ended
+    store.set_state("open_conversation", str(cid))
+    store.close()
+    window = make_window()
+    assert window.conversation_id == cid
+    shown = window.chat.message(1)
+    assert shown.content == "The first half of"
+    assert shown.notice_label.text() == "Interrupted: Folio closed before this answer finished"
+    assert not shown.regenerate_button.isHidden()

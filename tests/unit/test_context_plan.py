@@ -116,3 +116,20 @@ def test_fts_query_quotes_terms():
     # Quotes neutralise FTS5 syntax; stop words and single letters are dropped.
     assert fts_query('What is "clause" 7 OR NOT x?') == '"7" OR "clause" OR "not"'
     assert fts_query("the of and") == ""
+
+
+def test_a_context_setting_beyond_the_machine_is_lowered_and_said(info, vocab):
+    small = replace(MACHINE, ram_available_bytes=int(1.7 * GiB))
+    capacity = plan([contract(3)], info, vocab, hw=small).capacity_tokens
+    p = plan([contract(3)], info, vocab, hw=small, n_ctx_override=capacity * 4)
+    assert p.n_ctx == capacity
+    assert f"the context setting of {capacity * 4:,} tokens is more than this machine holds" in (
+        p.summary()
+    )
+
+
+def test_unknown_memory_is_not_zero_memory(info, vocab):
+    """A machine that does not report its RAM (0) must not get a context of 0 tokens."""
+    unknown = replace(MACHINE, ram_total_bytes=0, ram_available_bytes=0)
+    p = plan([contract(3)], info, vocab, hw=unknown)
+    assert p.mode == "whole" and p.n_ctx >= p.needed_tokens > 0

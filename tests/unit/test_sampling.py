@@ -1,3 +1,5 @@
+import pytest
+
 from desktop_app.core.sampling import (
     GENERIC,
     QWEN35_INSTRUCT,
@@ -5,6 +7,7 @@ from desktop_app.core.sampling import (
     Sampler,
     preset_for,
 )
+from desktop_app.errors import SettingsError
 
 
 def test_qwen35_presets_follow_the_model_card():
@@ -31,3 +34,17 @@ def test_sampler_chain_builds_and_frees():
         s = Sampler(params, n_vocab=49152)
         s.close()
         s.close()  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"temperature": "warm"}, "temperature must be a number, not 'warm'"),
+        ({"top_p": 1.5}, "top_p must be between 0.0 and 1.0, not 1.5"),
+        ({"top_k": -3}, "top_k must be at least 0, not -3"),
+        ({"min_p": True}, "min_p must be a number"),
+    ],
+)
+def test_bad_overrides_name_the_setting(overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        GENERIC.with_overrides(overrides)
