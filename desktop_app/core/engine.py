@@ -76,6 +76,20 @@ class _Timer:
         return time.perf_counter() - self.start
 
 
+class EngineClosed(FolioError):
+    """The engine was closed (its model unloaded) and then used."""
+
+
+class _ClosedLlama:
+    """Stands in for a closed `Llama`: every attribute access raises `EngineClosed`."""
+
+    def __getattr__(self, name: str):
+        raise EngineClosed(
+            "The model was unloaded (a switch or reload did not finish); open the model again "
+            "from Settings or the Models dialog."
+        )
+
+
 class Engine:
     """A loaded model and its context. Create with `Engine.load()`."""
 
@@ -131,7 +145,15 @@ class Engine:
         )  # fmt: skip
 
     def close(self) -> None:
-        self._llm.close()
+        """Free the model and its context. Idempotent; any later use raises `EngineClosed`
+        instead of reaching into freed llama.cpp memory."""
+        if not self.closed:
+            self._llm.close()
+            self._llm = _ClosedLlama()
+
+    @property
+    def closed(self) -> bool:
+        return isinstance(self._llm, _ClosedLlama)
 
     @property
     def n_ctx(self) -> int:

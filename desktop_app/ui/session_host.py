@@ -21,7 +21,7 @@ from desktop_app.core.documents import Document
 from desktop_app.core.events import PrefillProgress
 from desktop_app.core.model_locator import model_label
 from desktop_app.core.session import ChatSession
-from desktop_app.errors import PasswordRequired
+from desktop_app.errors import FolioError, PasswordRequired
 from desktop_app.settings import Settings
 
 
@@ -56,6 +56,8 @@ class SessionHost:
         self.model_path = model_path
         self.settings = settings
         self.session: ChatSession | None = None
+        #: Why the last open failed, for a question asked before another open succeeds.
+        self._open_error = ""
         #: Passwords given this run, so reopening a conversation needs no new prompt.
         #: Kept in memory only (encrypted documents are never cached on disk either).
         self._passwords: dict[str, str] = {}
@@ -125,9 +127,19 @@ class SessionHost:
         loaded = [self.load_document(p) for p in paths]
         docs = [d for d in loaded if isinstance(d, Document)]
         engine = self.session.engine if self.session else None
-        self.session = ChatSession.open(
-            self.model_path, self.settings, docs, engine=engine, turns=turns
-        )
+        # Whatever happens next, the previous conversation's session must not answer for
+        # this one.
+        self.session = None
+        try:
+            self.session = ChatSession.open(
+                self.model_path, self.settings, docs, engine=engine, turns=turns
+            )
+        except FolioError as exc:
+            self._open_error = str(exc)
+            if engine is not None:
+                engine.close()  # no session owns it now; the next open loads what it needs
+            raise
+        self._open_error = ""
         engine = self.session.engine
         return Opened(
             model=model_label(self.model_path),
@@ -150,20 +162,23 @@ class SessionHost:
         self.settings = settings
 
     def warm_up(self, cancel: threading.Event) -> Iterator[object]:
-        assert self.session is not None
-        yield from self.session.warm_up(cancel=cancel)
+        yield from self._ready().warm_up(cancel=cancel)
 
     def ask(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
-        assert self.session is not None
-        yield from self.session.ask(question, thinking=thinking, cancel=cancel)
+        yield from self._ready().ask(question, thinking=thinking, cancel=cancel)
 
     def regenerate(self, thinking: bool, cancel: threading.Event) -> Iterator[object]:
-        assert self.session is not None
-        yield from self.session.regenerate(thinking=thinking, cancel=cancel)
+        yield from self._ready().regenerate(thinking=thinking, cancel=cancel)
 
     def edit_last(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
-        assert self.session is not None
-        yield from self.session.edit_last(question, thinking=thinking, cancel=cancel)
+        yield from self._ready().edit_last(question, thinking=thinking, cancel=cancel)
+
+    def _ready(self) -> ChatSession:
+        """The open session, or a clear error saying why there is none."""
+        if self.session is None:
+            why = f" ({self._open_error})" if self._open_error else ""
+            raise FolioError(f"The model is not ready{why}. Choose a model in Settings.")
+        return self.session
 
     def close(self) -> None:
         if self.session is not None:
