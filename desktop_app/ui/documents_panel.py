@@ -332,6 +332,11 @@ class DocumentsPanel(QWidget):
     def card_count(self) -> int:
         return len(self._cards)
 
+    def card(self, key: str) -> DocumentCard | None:
+        """What the card with `key` shows (None when there is none)."""
+        widget = self._cards.get(key)
+        return widget.card if widget is not None else None
+
     # -- progress ----------------------------------------------------------------------------
 
     def set_progress(

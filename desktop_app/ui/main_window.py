@@ -268,11 +268,11 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
             self._prepare_when_done = True
             return
         self._prepare_when_done = False
-        paths = [d.path for d in self.store.documents(cid)]
+        attached = [(d.path, d.sha256) for d in self.store.documents(cid)]
         msgs = self.store.messages(cid)
         turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
                  if u.role == "user" and a.role == "assistant"]  # fmt: skip
-        self._open_request = self.worker.call(lambda cancel: self.host.open(paths, turns))
+        self._open_request = self.worker.call(lambda cancel: self.host.open(attached, turns))
 
     # ------------------------------------------------------------------ asking
     def _busy_here(self) -> bool:
@@ -439,9 +439,26 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         for d in self.store.documents(self.conversation_id or 0):
             pages, tokens = opened.document_sizes.get(d.sha256, (d.pages, d.tokens))
             d = dataclasses.replace(d, pages=pages, tokens=tokens)
-            cards.append(self._card(d.sha256, d.title, d.type, d.pages, d.tokens,
-                                    tuple(d.warnings), "ready", verdict=opened.plan))  # fmt: skip
+            warnings = (*d.warnings, *filter(None, [opened.notes.get(d.sha256)]))
+            if d.sha256 in opened.unavailable:  # left out of the model's view: say so
+                cards.append(
+                    self._card(
+                        d.sha256,
+                        d.title,
+                        d.type,
+                        d.pages,
+                        None,
+                        warnings,
+                        "error",
+                        error=opened.unavailable[d.sha256],
+                    )
+                )
+            else:
+                cards.append(self._card(d.sha256, d.title, d.type, d.pages, d.tokens, warnings,
+                                        "ready", verdict=opened.plan))  # fmt: skip
         self.documents.set_cards(cards)
+        for sha256, path in opened.needs_password.items():
+            self._ask_password(path, opened.unavailable[sha256])
         if cards and opened.plan_mode == "whole":
             self._warm_request = self.worker.submit(lambda c: self.host.warm_up(c))
 

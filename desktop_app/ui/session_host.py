@@ -21,7 +21,7 @@ from desktop_app.core.documents import Document
 from desktop_app.core.events import PrefillProgress
 from desktop_app.core.model_locator import model_label
 from desktop_app.core.session import ChatSession
-from desktop_app.errors import FolioError, PasswordRequired
+from desktop_app.errors import DocumentError, FolioError, PasswordRequired
 from desktop_app.settings import Settings
 
 
@@ -37,6 +37,12 @@ class Opened:
     thinking_supported: bool
     #: sha256 -> (pages, tokens) of each document, for the document cards.
     document_sizes: dict[str, tuple[int | None, int]] = field(default_factory=dict)
+    #: sha256 -> why that document is not in the model's view (its card says so).
+    unavailable: dict[str, str] = field(default_factory=dict)
+    #: sha256 -> path of an encrypted document whose password this run does not know.
+    needs_password: dict[str, str] = field(default_factory=dict)
+    #: sha256 -> a note for the card (a moved file read from the extraction cache).
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 class _Cancelled(Exception):
@@ -118,14 +124,49 @@ class SessionHost:
                 yield item
             return
 
-    def open(self, paths: Sequence[str], turns: Sequence[tuple[str, str]]) -> Opened:
-        """(Re)open the session for a conversation's documents and turns.
+    def resolve(
+        self, attached: Sequence[tuple[str, str]]
+    ) -> tuple[list[Document], dict[str, str], dict[str, str], dict[str, str]]:
+        """Read each attached (path, sha256): the documents, and per sha256 why one is left
+        out, which need a password, and notes for the cards."""
+        docs: list[Document] = []
+        unavailable: dict[str, str] = {}
+        needs_password: dict[str, str] = {}
+        notes: dict[str, str] = {}
+        for path, sha256 in attached:
+            name = Path(path).name
+            try:
+                loaded = self.load_document(path)
+            except DocumentError as exc:
+                cached = documents.cache.get(sha256) if not Path(path).exists() else None
+                if cached is None:
+                    gone = not Path(path).exists()
+                    unavailable[sha256] = (
+                        f"{name} was moved or deleted, and its text is not cached: attach it "
+                        "again to include it"
+                        if gone
+                        else str(exc)
+                    )
+                    continue
+                loaded = cached.for_path(Path(path))
+                notes[sha256] = f"{name} was moved or deleted; using the text read earlier"
+            if isinstance(loaded, NeedsPassword):
+                needs_password[sha256] = path
+                unavailable[sha256] = f"{name} is encrypted: enter its password to include it"
+                continue
+            docs.append(loaded)
+        return docs, unavailable, needs_password, notes
+
+    def open(self, attached: Sequence[tuple[str, str]], turns: Sequence[tuple[str, str]]) -> Opened:
+        """(Re)open the session for a conversation's documents ((path, sha256) pairs) and
+        turns.
 
         The loaded engine is handed on and reused when it fits, so switching
-        conversations does not reload the model.
+        conversations does not reload the model. A document that cannot be read now is
+        never dropped silently: it is left out of the model's view and `Opened` says why
+        (a moved or deleted file is read from the extraction cache by its sha256 instead).
         """
-        loaded = [self.load_document(p) for p in paths]
-        docs = [d for d in loaded if isinstance(d, Document)]
+        docs, unavailable, needs_password, notes = self.resolve(attached)
         engine = self.session.engine if self.session else None
         # Whatever happens next, the previous conversation's session must not answer for
         # this one.
@@ -141,17 +182,24 @@ class SessionHost:
             raise
         self._open_error = ""
         engine = self.session.engine
+        plan = self.session.plan.summary() if docs else ""
+        if unavailable:
+            left_out = f"{len(unavailable)} document(s) not in view"
+            plan = f"{plan}; {left_out}" if plan else left_out
         return Opened(
             model=model_label(self.model_path),
             placement=str(engine.placement),
             n_ctx=engine.n_ctx,
-            plan=self.session.plan.summary() if docs else "",
+            plan=plan,
             plan_mode=self.session.plan.mode,
             thinking_supported=engine.template.supports_thinking,
             document_sizes={
                 d.sha256: (d.pages, n)
                 for d, n in zip(docs, self.session.plan.document_tokens, strict=True)
             },
+            unavailable=unavailable,
+            needs_password=needs_password,
+            notes=notes,
         )
 
     def reconfigure(self, model_path: Path, settings: Settings) -> None:

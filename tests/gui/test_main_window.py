@@ -345,3 +345,74 @@ def test_an_answer_cut_short_by_a_crash_shows_as_interrupted(qtbot, make_window)
     assert shown.content == "The first half of"
     assert shown.notice_label.text() == "Interrupted: Folio closed before this answer finished"
     assert not shown.regenerate_button.isHidden()
+
+
+def _attached_then_reopened(qtbot, make_window, doc: Path, before_reopen) -> MainWindow:
+    window = make_window()
+    window.add_files([str(doc)])
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
+    cid = window.conversation_id
+    window.close()
+    before_reopen()
+    again = make_window()
+    assert again.conversation_id == cid
+    return again
+
+
+def test_a_moved_file_is_read_from_the_extraction_cache(qtbot, make_window, tmp_path: Path):
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The notice period is ninety days.", encoding="utf-8")
+    window = _attached_then_reopened(qtbot, make_window, doc, doc.unlink)
+    sha = window.store.documents(window.conversation_id)[0].sha256
+    qtbot.waitUntil(lambda: (window.documents.card(sha) or None) is not None
+                    and window.documents.card(sha).state == "ready")  # fmt: skip
+    card = window.documents.card(sha)
+    assert "notes.txt was moved or deleted; using the text read earlier" in card.warnings
+    assert card.verdict == "whole document in view: 1 documents"  # the model still sees it
+
+
+def test_a_vanished_file_without_cached_text_is_shown_as_left_out(
+    qtbot, make_window, tmp_path: Path
+):
+    from desktop_app.core.documents import cache
+
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The notice period is ninety days.", encoding="utf-8")
+
+    def vanish() -> None:
+        doc.unlink()
+        cache._delete_database()
+
+    window = _attached_then_reopened(qtbot, make_window, doc, vanish)
+    sha = window.store.documents(window.conversation_id)[0].sha256
+    qtbot.waitUntil(lambda: (window.documents.card(sha) or None) is not None
+                    and window.documents.card(sha).state == "error")  # fmt: skip
+    assert "notes.txt was moved or deleted, and its text is not cached" in (
+        window.documents.card(sha).error
+    )
+    assert window.host.opened[-1][0] == [str(doc)]
+
+
+def test_an_encrypted_document_asks_again_after_a_restart(
+    qtbot, make_window, tmp_path: Path, monkeypatch
+):
+    from PySide6.QtWidgets import QInputDialog
+
+    from tests.fixtures.pdf_factory import encrypt, make_pdf
+
+    pdf = tmp_path / "secret.pdf"
+    pdf.write_bytes(encrypt(make_pdf(["Top secret fee: 9 euros."]), "s3cret", "AES-256"))
+    asked: list[str] = []
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda parent, title, label, *a, **k: (asked.append(label), ("s3cret", True))[1])  # fmt: skip
+    window = make_window()
+    window.add_files([str(pdf)])
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
+    window.close()
+    asked.clear()
+    again = make_window()  # a new run: the password was never written down
+    sha = again.store.documents(again.conversation_id)[0].sha256
+    qtbot.waitUntil(lambda: bool(asked), timeout=10_000)
+    assert "secret.pdf is encrypted: enter its password to include it" in asked[0]
+    qtbot.waitUntil(lambda: (again.documents.card(sha) or None) is not None
+                    and again.documents.card(sha).state == "ready", timeout=10_000)  # fmt: skip
