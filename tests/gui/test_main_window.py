@@ -403,8 +403,12 @@ def test_an_encrypted_document_asks_again_after_a_restart(
     pdf = tmp_path / "secret.pdf"
     pdf.write_bytes(encrypt(make_pdf(["Top secret fee: 9 euros."]), "s3cret", "AES-256"))
     asked: list[str] = []
-    monkeypatch.setattr(QInputDialog, "getText",
-                        lambda parent, title, label, *a, **k: (asked.append(label), ("s3cret", True))[1])  # fmt: skip
+
+    def answer(parent, title, label, *args, **kwargs):
+        asked.append(label)
+        return ("s3cret", True)
+
+    monkeypatch.setattr(QInputDialog, "getText", answer)
     window = make_window()
     window.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
