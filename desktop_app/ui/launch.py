@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from desktop_app import paths
 from desktop_app import settings as settings_mod
@@ -70,6 +71,9 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     if smoke_test:
         return _smoke(app, window)
     window.show()
+    if store.recovered_from is not None:
+        # The user's own history was damaged: never replace it without saying so.
+        QMessageBox.warning(window, "Folio", recovered_message(store.recovered_from))
     if settings.model_path is None and store.state("first_run_done") is None:
         # First start: show what to download (or use) while the demo model answers.
         store.set_state("first_run_done", "1")
@@ -77,6 +81,14 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     code = app.exec()
     store.close()
     return code
+
+
+def recovered_message(moved_to: Path) -> str:
+    return (
+        "Your chat history could not be read (the file is damaged), so Folio started a new "
+        f"one. Nothing was deleted: the old file is kept as {moved_to}. "
+        "A backup or a tool like `sqlite3 .recover` may get its chats back."
+    )
 
 
 def _smoke(app, window) -> int:
