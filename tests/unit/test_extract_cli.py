@@ -82,3 +82,22 @@ def test_bad_files_one_line(tmp_path: Path, folio_home: Path, name, content, mes
     out = run_folio("extract", str(path), home=folio_home)
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_link_to_a_device_is_refused_before_reading(tmp_path: Path, folio_home: Path):
+    """Measured before the fix: `folio extract` on a link to /dev/zero grew to 24 GB."""
+    link = tmp_path / "contract.pdf"
+    link.symlink_to("/dev/zero")
+    out = run_folio("extract", str(link), home=folio_home)  # run_folio times out at 300 s
+    assert out.returncode == 2
+    assert out.stderr.strip() == "folio: contract.pdf is not a regular file (a device)."
+
+
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path, folio_home: Path):
+    import os
+
+    fifo = tmp_path / "notes.txt"
+    os.mkfifo(fifo)
+    out = run_folio("extract", str(fifo), home=folio_home)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "folio: notes.txt is not a regular file (a pipe)."

@@ -259,3 +259,17 @@ def test_mutated_pdf_never_escapes(data: st.DataObject):
         at = data.draw(st.integers(0, len(mutated) - 1))
         mutated[at : at + data.draw(st.integers(0, 16))] = data.draw(st.binary(max_size=16))
     _extract_or_refuse(bytes(mutated))
+
+
+def test_ligatures_become_the_letters_they_stand_for():
+    """A held-out PDF set "misfits" with an fi ligature; the word could not be found."""
+    from fpdf import FPDF
+
+    doc = FPDF()
+    doc.add_page()
+    doc.add_font("DejaVu", fname="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    doc.set_font("DejaVu", size=12)
+    doc.cell(0, 10, "The mis\ufb01ts \ufb02oor o\ufb00ers e\ufb03cient ba\ufb04es.")
+    text = pdf.extract(bytes(doc.output()), name="lig.pdf", password=None, progress=None)
+    text = text.units[0].text
+    assert text == "The misfits floor offers efficient baffles."

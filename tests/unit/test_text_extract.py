@@ -49,6 +49,12 @@ def test_encodings(data: bytes, expected: str | None):
     assert decode_text(data, "doc.txt") == expected
 
 
+@pytest.mark.parametrize("note", ["5 €", "€", "Total: 5 €", "Prix: 12€", "Zürich 12 €"])
+def test_a_tiny_windows_1252_note_stays_western(note: str):
+    """A held-out note with one or two non-ASCII bytes once decoded as Cyrillic ("5 А")."""
+    assert decode_text(note.encode("cp1252"), "note.txt") == note
+
+
 def test_newlines_are_normalised():
     assert decode_text(b"a\r\nb\rc\nd", "doc.txt") == "a\nb\nc\nd"
     assert decode_text("a\r\nb".encode("utf-16"), "doc.txt") == "a\nb"

@@ -8,6 +8,7 @@ let another exception escape (fuzz tests hold them to it).
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,18 +27,39 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 Progress = Callable[[int, int], None]
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file Folio can read"
+
+
 def read_file(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, or a `DocumentError` that says why they cannot be read."""
     try:
-        if path.is_dir():
+        mode = path.stat().st_mode  # follows symlinks: a link to /dev/zero is /dev/zero
+        if stat.S_ISDIR(mode):
             raise DocumentError(f"{path} is a folder, not a document.")
+        if not stat.S_ISREG(mode):
+            # A device, FIFO or socket has no size and may never end (/dev/zero grew a
+            # read to 24 GB; a FIFO blocked forever): refused before a byte is read.
+            raise DocumentError(f"{path.name} is not a regular file ({_kind(mode)}).")
         size = path.stat().st_size
         if size > max_bytes:
             raise DocumentError(
                 f"{path.name} is {size / 1024**2:,.0f} MB; the limit is "
                 f"{max_bytes / 1024**2:,.0f} MB (Settings → Documents)."
             )
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # a file growing while read stops at the limit
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise DocumentError(
+                f"{path.name} grew past the limit of {max_bytes / 1024**2:,.0f} MB while "
+                "being read."
+            )
     except FileNotFoundError:
         raise DocumentError(f"File not found: {path}") from None
     except PermissionError:

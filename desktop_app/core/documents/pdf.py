@@ -46,6 +46,11 @@ MAX_CONTENT_BYTES = 2 * 1024 * 1024
 # Control characters (unmapped glyphs often come out as NUL or form feed)
 # mean nothing to the model; tab and newline are kept, CR becomes a newline.
 _CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: None, 13: "\n"}
+#: Typographic ligatures (U+FB00-FB06) as the letters they stand for: PDFs keep the glyph's
+#: code point, and "misfits" set with an "fi" ligature could not be found by its spelling.
+_LIGATURES = {0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl",
+              0xFB05: "st", 0xFB06: "st"}  # fmt: skip
+_CLEAN = _CONTROLS | _LIGATURES
 _BLANK_RUN = re.compile(r"\n{3,}")
 _OBJECT_HEADER = re.compile(rb"(\d{1,10})\s+\d{1,5}\s+obj\b")
 
@@ -280,7 +285,7 @@ def _content_size(page: PageObject) -> int:
 
 def _clean(text: str) -> str:
     """Moderate whitespace clean-up that keeps the line breaks the page has."""
-    text = text.replace("\r\n", "\n").translate(_CONTROLS)
+    text = text.replace("\r\n", "\n").translate(_CLEAN)
     # Per-line rstrip rather than a regex: linear even on hostile runs of spaces.
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return _BLANK_RUN.sub("\n\n", text).strip()

@@ -95,6 +95,18 @@ def _sample(data: bytes, first_bad: int) -> bytes:
     return data[start:end]
 
 
+#: Below this many non-ASCII bytes, there is too little to guess an encoding from.
+_FEW_NON_ASCII = 4
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _guess_encodings(sample: bytes) -> list[str]:
     """Encodings for `sample`, likeliest first; empty if it is no text at all."""
     as_utf8 = sample.decode("utf-8", errors="replace")
@@ -102,6 +114,10 @@ def _guess_encodings(sample: bytes) -> list[str]:
     good = len(as_utf8) - len(as_utf8.encode("ascii", errors="ignore")) - bad
     if good > 8 * bad:
         return ["utf-8"]  # UTF-8 with a stray byte or a cut-off last character
+    if sum(byte >= 0x80 for byte in sample) < _FEW_NON_ASCII and _decodes(sample, "cp1252"):
+        # A note with a "€" or two gives a statistical guesser nothing to go on ("5 €" came
+        # out as Cyrillic "5 А"): take the commonest legacy encoding, Windows' Western one.
+        return ["cp1252"]
     matches = list(from_bytes(sample))
     if not matches:
         return []
