@@ -152,3 +152,20 @@ def test_get_of_a_300_page_document_is_fast():
         assert cache.get(doc.sha256) == doc
         timings.append(time.perf_counter() - start)
     assert sorted(timings)[2] < 0.1, timings
+
+
+def test_the_least_recently_used_are_evicted_beyond_the_limit(monkeypatch: pytest.MonkeyPatch):
+    docs = [_doc(sha256=f"{i:02x}" * 32) for i in range(4)]
+    one = len(cache.json.dumps([u.as_dict() for u in docs[0].units]).encode())
+    monkeypatch.setattr(cache, "MAX_BYTES", int(one * 2.5))  # room for two and a half
+    for doc in docs[:2]:
+        cache.put(doc)
+        time.sleep(0.01)
+    assert cache.get(docs[0].sha256) is not None  # used again: now the most recent
+    time.sleep(0.01)
+    cache.put(docs[2])  # three over the limit: the least recently used (docs[1]) goes
+    assert cache.get(docs[1].sha256) is None
+    assert cache.get(docs[0].sha256) == docs[0] and cache.get(docs[2].sha256) == docs[2]
+    monkeypatch.setattr(cache, "MAX_BYTES", 1)
+    cache.put(docs[3])  # alone over the limit: the newest stays, the rest go
+    assert [cache.get(d.sha256) is not None for d in docs] == [False, False, False, True]

@@ -30,6 +30,8 @@ from desktop_app.core.documents.model import EXTRACTOR_VERSION, Document, Unit
 log = logging.getLogger(__name__)
 
 FILE_NAME = "extractions.sqlite3"
+#: Text kept at most (about 2,000 300-page contracts); the least recently used goes first.
+MAX_BYTES = 512 * 1024**2
 
 #: Schema versions, in order: `_MIGRATIONS[n]` takes `PRAGMA user_version` n to n + 1.
 _MIGRATIONS = (
@@ -122,6 +124,23 @@ def _insert(row: tuple[object, ...]) -> None:
         # Extractions by another extractor version would only ever be ignored.
         conn.execute("DELETE FROM extractions WHERE extractor_version != ?", (EXTRACTOR_VERSION,))
         conn.execute("INSERT OR REPLACE INTO extractions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        _evict(conn, MAX_BYTES)
+
+
+def _evict(conn: sqlite3.Connection, limit: int) -> None:
+    """Drop the least recently used extractions beyond `limit` bytes of text (the newest
+    entry always stays, even alone over the limit: it is the one being used)."""
+    rows = conn.execute(
+        "SELECT sha256, length(CAST(units AS BLOB)) FROM extractions ORDER BY last_used DESC"
+    ).fetchall()
+    total, old = 0, []
+    for index, (sha256, size) in enumerate(rows):
+        total += size
+        if total > limit and index > 0:
+            old.append((sha256,))
+    if old:
+        conn.executemany("DELETE FROM extractions WHERE sha256 = ?", old)
+        log.info("Extraction cache: evicted %d least recently used documents", len(old))
 
 
 def _touch(conn: sqlite3.Connection, sha256: str) -> None:
