@@ -118,6 +118,9 @@ def test_bad_file_shows_an_error_card(qtbot, make_window, tmp_path: Path, monkey
     window.add_files([str(bad)])
     qtbot.waitUntil(lambda: window.documents.card_count() == 1 and not window._loading)
     assert window.store.documents(window.conversation_id) == []
+    card = window.documents.card(f"loading:{bad}")
+    assert card.state == "error" and card.name == "photo.pdf"
+    assert "photo.pdf is a PNG image" in card.error, card.error
 
 
 def test_regenerate_replaces_the_last_answer(qtbot, make_window):
@@ -236,9 +239,12 @@ def test_closing_while_a_session_opens_starts_nothing_new(qtbot, make_window, tm
     doc = tmp_path / "notes.txt"
     doc.write_text("Some text.", encoding="utf-8")
     window = make_window()
+    opened = len(window.host.opened)
     window.add_files([str(doc)])
     window.close()  # results delivered during shutdown must not submit new jobs
     assert window.host.closed
+    assert len(window.host.opened) == opened  # no session was reopened for the document
+    assert window._open_request is None and window._warm_request is None
 
 
 def test_models_dialog_choice_switches_the_model(qtbot, make_window):
