@@ -23,7 +23,7 @@ pytestmark = pytest.mark.model
 
 GREEDY = SamplingParams(temperature=0.0)
 #: Prompt tokens per model: enough that one batch takes over a second here.
-N_PROMPT = {"smollm2_gguf": 3000, "tiny_qwen35_gguf": 7000}
+N_PROMPT = {"smollm2_gguf": 1000, "tiny_qwen35_gguf": 7000}
 
 
 def _prompt(engine: Engine, seed: str, n: int) -> list[int]:
