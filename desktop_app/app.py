@@ -19,6 +19,9 @@ from desktop_app.core.hardware.backends import PROBE_FLAG
 from desktop_app.errors import FolioError
 
 log = logging.getLogger("desktop_app")
+#: = core.documents.isolated.CHILD_FLAG, spelled out: importing that package here would load
+#: the PDF and DOCX parsers on every start (tests/unit/test_isolated_extraction.py checks).
+EXTRACT_FLAG = "--folio-extract"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.hardware.cpu_probe import main as probe_main
 
         return probe_main(argv[1:])
+    if argv[:1] == [EXTRACT_FLAG]:
+        # Likewise the isolated document reader (core/documents/isolated.py).
+        from desktop_app.core.documents.isolated import child_main
+
+        return child_main()
     _give_windowed_app_streams()
     words = [a for a in argv if not a.startswith("-")]
     gui = not (words and words[0] in COMMANDS)

@@ -11,16 +11,18 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit
 
+from desktop_app.core.documents import Document
 from desktop_app.core.store import Store
 from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
 from desktop_app.ui.engine_worker import EngineWorker
-from desktop_app.ui.session_host import SessionHost
+from desktop_app.ui.session_host import NeedsPassword, SessionHost
 
 
 class DocumentActions:
     # Provided by MainWindow:
     store: Store
     worker: EngineWorker
+    reader: EngineWorker
     host: SessionHost
     documents: DocumentsPanel
     conversation_id: int | None
@@ -43,14 +45,53 @@ class DocumentActions:
             self.documents.update_card(
                 self._card(key, Path(path).name, "", None, None, (), "loading")
             )
-            rid = self.worker.submit(lambda c, p=path: self.host.extract(p, password, c))
+            rid = self.reader.submit(lambda c, p=path: self.host.extract(p, password, c))
             self._loading[rid] = (cid, key, path)
 
     def _cancel_reading(self) -> None:
         """The progress row's Cancel: stop extracting and pre-reading documents."""
-        for rid in [*self._loading, self._warm_request]:
-            if rid is not None:
-                self.worker.cancel(rid)
+        for rid in self._loading:
+            self.reader.cancel(rid)
+        self.worker.cancel(self._warm_request)
+
+    # -- the reader queue's events (its request ids are its own) ---------------------------
+
+    def _connect_reader(self) -> None:
+        r = self.reader
+        r.progress.connect(self._on_read_progress)
+        r.finished.connect(self._on_read)
+        r.failed.connect(self._on_read_failed)
+        r.cancelled.connect(lambda rid: self._on_read(rid, None))
+
+    def _on_read_progress(self, rid: int, done: int, total: int, rate: float, eta: float) -> None:
+        if rid in self._loading:
+            self.documents.set_progress(done, total, rate, eta, "Extracting", "pages")
+
+    def _on_read(self, rid: int, value: object) -> None:
+        """A document read (or not: None when cancelled; NeedsPassword when encrypted)."""
+        if rid not in self._loading:
+            return
+        cid, key, _ = self._loading.pop(rid)
+        self.documents.clear_progress()
+        self.documents.remove_card(key)
+        if isinstance(value, NeedsPassword):
+            self._ask_password(value.path, value.message)
+        elif isinstance(value, Document):
+            if cid is not None:
+                self.store.attach_document(cid, sha256=value.sha256, path=str(value.path),
+                                           title=value.path.name, type=value.type,
+                                           pages=value.pages, tokens=None,
+                                           warnings=value.warnings)  # fmt: skip
+            if cid == self.conversation_id:
+                self._prepare()
+
+    def _on_read_failed(self, rid: int, message: str) -> None:
+        if rid not in self._loading:
+            return
+        _, key, path = self._loading.pop(rid)
+        self.documents.clear_progress()
+        self.documents.update_card(self._card(key, Path(path).name, "", None, None, (),
+                                              "error", error=message))  # fmt: skip
 
     def _remove_document(self, key: str) -> None:
         for row in self.store.documents(self.conversation_id or 0):

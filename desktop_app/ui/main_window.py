@@ -15,7 +15,6 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import settings as settings_mod
-from desktop_app.core.documents import Document
 from desktop_app.core.events import Done
 from desktop_app.core.model_locator import resolve_model
 from desktop_app.core.store import Store
@@ -48,7 +46,7 @@ from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
 from desktop_app.ui.engine_worker import EngineWorker
 from desktop_app.ui.model_actions import ModelActions
-from desktop_app.ui.session_host import NeedsPassword, Opened, SessionHost
+from desktop_app.ui.session_host import Opened, SessionHost
 from desktop_app.ui.theme import apply_theme
 
 #: The growing answer is written to the database at least this often.
@@ -81,6 +79,9 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self.store = store
         self.host = host
         self.worker = worker or EngineWorker(self)
+        #: Documents are read on their own queue (each in a child process, isolated.py), so
+        #: a file dropped while an answer streams is read at once, beside it.
+        self.reader = EngineWorker(self)
         self.downloads = downloads or DownloadManager(self)
         self.conversation_id: int | None = None
         self._answers: dict[int, _Answer] = {}
@@ -147,6 +148,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         w.failed.connect(self._on_failed)
         w.result.connect(self._on_result)
         w.cancelled.connect(self._on_cancelled)
+        self._connect_reader()
         self.sidebar.new_requested.connect(self.new_conversation)
         self.sidebar.search_changed.connect(self._refresh_list)
         self.sidebar.picked.connect(self.open_conversation)
@@ -372,22 +374,13 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
             self.chat.append_delta(answer, reasoning)
 
     def _on_progress(self, rid: int, done: int, total: int, rate: float, eta: float) -> None:
-        if rid in self._loading:
-            self.documents.set_progress(done, total, rate, eta, "Extracting", "pages")
-        elif rid == self._warm_request:
+        if rid == self._warm_request:
             self.documents.set_progress(done, total, rate, eta, "Reading documents")
         elif rid in self._answers and self._answers[rid].conversation_id == self.conversation_id:
             self.documents.set_progress(done, total, rate, eta, "Reading")
 
     def _on_finished(self, rid: int, value: object) -> None:
         self.documents.clear_progress()
-        if rid in self._loading:
-            if value is None:  # extraction cancelled
-                _, key, _ = self._loading.pop(rid)
-                self.documents.remove_card(key)
-            else:
-                self._on_result(rid, value)
-            return
         state = self._answers.pop(rid, None)
         if state is not None and isinstance(value, Done):
             stats = value.stats.as_dict()
@@ -407,20 +400,6 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
     def _on_result(self, rid: int, value: object) -> None:
         if rid == self._open_request and isinstance(value, Opened):
             self._on_opened(value)
-        elif rid in self._loading and isinstance(value, NeedsPassword):
-            _, key, _ = self._loading.pop(rid)
-            self.documents.remove_card(key)
-            self._ask_password(value.path, value.message)
-        elif rid in self._loading and isinstance(value, Document):
-            cid, key, _ = self._loading.pop(rid)
-            if cid is not None:
-                self.store.attach_document(cid, sha256=value.sha256, path=str(value.path),
-                                           title=value.path.name, type=value.type,
-                                           pages=value.pages, tokens=None,
-                                           warnings=value.warnings)  # fmt: skip
-            if cid == self.conversation_id:
-                self.documents.remove_card(key)
-                self._prepare()
 
     @property
     def preparing(self) -> bool:
@@ -470,11 +449,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
 
     def _on_cancelled(self, rid: int) -> None:
         """A job cancelled before it ran: end whatever waited for it, as if it had stopped."""
-        if rid in self._loading:
-            _, key, _ = self._loading.pop(rid)
-            self.documents.remove_card(key)
-            self.documents.clear_progress()
-        elif rid in self._answers:
+        if rid in self._answers:
             state = self._answers.pop(rid)
             self.store.update_message(state.message_id, finish_reason="cancelled")
             if state.conversation_id == self.conversation_id:
@@ -487,11 +462,6 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
 
     def _on_failed(self, rid: int, message: str) -> None:
         self.documents.clear_progress()
-        if rid in self._loading:
-            _, key, path = self._loading.pop(rid)
-            self.documents.update_card(self._card(key, Path(path).name, "", None, None, (),
-                                                  "error", error=message))  # fmt: skip
-            return
         state = self._answers.pop(rid, None)
         if state is not None:
             self.store.update_message(state.message_id, content="".join(state.answer),
@@ -568,6 +538,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         # Stop aborts a decode between graph nodes, so the job in flight ends within about
         # a second even mid-prefill; the model is then freed on the engine thread. The final
         # deltas and `finished` are delivered before shutdown returns, so the answer is saved.
+        self.reader.shutdown()  # stops a document being read (its child is killed)
         if not self.worker.shutdown(SHUTDOWN_TIMEOUT_MS, last=self.host.close):
             # Never free memory a decode may still be using: the process exit reclaims it.
             log.error("the engine did not stop in %d ms; quitting without freeing it",

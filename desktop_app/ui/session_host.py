@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core import documents
-from desktop_app.core.documents import Document
+from desktop_app.core.documents import Document, isolated
 from desktop_app.core.events import PrefillProgress
 from desktop_app.core.model_locator import model_label
 from desktop_app.core.session import ChatSession
@@ -73,6 +73,7 @@ class SessionHost:
         path: str,
         password: str | None = None,
         progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Document | NeedsPassword:
         password = password or self._passwords.get(path)
         try:
@@ -81,6 +82,8 @@ class SessionHost:
                 password,
                 max_bytes=self.settings.max_document_bytes,
                 progress=progress,
+                isolated=True,
+                cancel=cancel,
             )
         except PasswordRequired as exc:
             return NeedsPassword(path, str(exc))
@@ -106,8 +109,8 @@ class SessionHost:
 
         def work() -> None:
             try:
-                events.put(self.load_document(path, password, progress))
-            except _Cancelled:
+                events.put(self.load_document(path, password, progress, cancel))
+            except (_Cancelled, isolated.Cancelled):
                 events.put(None)
             except BaseException as exc:  # handed to the worker, which reports it
                 events.put(exc)

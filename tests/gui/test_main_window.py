@@ -228,7 +228,7 @@ def test_extraction_reports_page_progress(qtbot, make_window, tmp_path: Path):
     pdf.write_bytes(make_long_pdf(40))
     window = make_window()
     seen: list[tuple[int, int]] = []
-    window.worker.progress.connect(lambda rid, done, total, rate, eta: seen.append((done, total)))
+    window.reader.progress.connect(lambda rid, done, total, rate, eta: seen.append((done, total)))
     window.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     assert seen and seen[-1][1] == 40
@@ -426,3 +426,20 @@ def test_an_encrypted_document_asks_again_after_a_restart(
     assert "secret.pdf is encrypted: enter its password to include it" in asked[0]
     qtbot.waitUntil(lambda: (again.documents.card(sha) or None) is not None
                     and again.documents.card(sha).state == "ready", timeout=10_000)  # fmt: skip
+
+
+def test_a_document_dropped_while_an_answer_streams_is_read_at_once(
+    qtbot, make_window, tmp_path: Path
+):
+    """Documents are read on their own queue (in a child process), not behind the answer."""
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The notice period is ninety days.", encoding="utf-8")
+    window = make_window(FakeHost(delay_s=0.05))  # about two seconds of answer
+    window.send("Tell me everything.")
+    qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
+    window.add_files([str(doc)])
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
+    assert window._answers, "the document waited for the answer to finish"
+    wait_idle(qtbot, window)
+    answer = window.store.messages(window.conversation_id)[-1]
+    assert answer.finish_reason == "stop"  # and the answer was not disturbed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,7 +87,11 @@ def load(
     max_bytes: int = MAX_FILE_BYTES,
     progress: Progress | None = None,
     use_cache: bool = True,
+    isolated: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Document:
+    """`isolated`: on a cache miss, parse in a child process with time and memory limits
+    (see isolated.py), as the app does; the CLI and tests parse in-process."""
     p = Path(path).expanduser()
     data = read_file(p, max_bytes)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -94,6 +99,10 @@ def load(
         hit = cache.get(sha256)
         if hit is not None:
             return hit.for_path(p)
+    if isolated:
+        from desktop_app.core.documents import isolated as child
+
+        return child.extract(p, password, max_bytes, progress=progress, cancel=cancel)
     kind = detect_type(data, p.name)
     extracted: Extracted = _extract(data, kind, p.name, password, progress)
     if not any(u.text.strip() for u in extracted.units):
