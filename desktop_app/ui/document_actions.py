@@ -48,6 +48,15 @@ class DocumentActions:
             rid = self.reader.submit(lambda c, p=path: self.host.extract(p, password, c))
             self._loading[rid] = (cid, key, path)
 
+    def _loading_cards(self) -> list[DocumentCard]:
+        """Cards of this conversation's documents still being read: a rebuild of the card
+        list (the session reopening, the user coming back) must not lose them."""
+        return [
+            self._card(key, Path(path).name, "", None, None, (), "loading")
+            for cid, key, path in self._loading.values()
+            if cid == self.conversation_id
+        ]
+
     def _cancel_reading(self) -> None:
         """The progress row's Cancel: stop extracting and pre-reading documents."""
         for rid in self._loading:

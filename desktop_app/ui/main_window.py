@@ -252,7 +252,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
             self._card(d.sha256, d.title, d.type, d.pages, d.tokens, d.warnings, "loading")
             for d in docs
         ]
-        self.documents.set_cards(cards)
+        self.documents.set_cards([*cards, *self._loading_cards()])
         self._prepare()
 
     def _prepare(self) -> None:
@@ -435,7 +435,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
             else:
                 cards.append(self._card(d.sha256, d.title, d.type, d.pages, d.tokens, warnings,
                                         "ready", verdict=opened.plan))  # fmt: skip
-        self.documents.set_cards(cards)
+        self.documents.set_cards([*cards, *self._loading_cards()])
         for sha256, path in opened.needs_password.items():
             self._ask_password(path, opened.unavailable[sha256])
         if cards and opened.plan_mode == "whole":

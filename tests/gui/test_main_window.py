@@ -443,3 +443,22 @@ def test_a_document_dropped_while_an_answer_streams_is_read_at_once(
     wait_idle(qtbot, window)
     answer = window.store.messages(window.conversation_id)[-1]
     assert answer.finish_reason == "stop"  # and the answer was not disturbed
+
+
+def test_a_document_being_read_keeps_its_card_when_the_cards_are_rebuilt(
+    qtbot, make_window, tmp_path: Path
+):
+    """Seen in the window: a PDF handed over lost its "opening…" card when the new chat's
+    session came back a moment later, while its pages were still being read."""
+    from tests.fixtures.pdf_factory import make_long_pdf
+
+    pdf = tmp_path / "big.pdf"
+    pdf.write_bytes(make_long_pdf(600))
+    window = make_window()
+    window.add_files([str(pdf)])
+    window._prepare()  # the session reopens and rebuilds the cards mid-read
+    qtbot.waitUntil(lambda: window._open_request is None)
+    assert window._loading, "600 pages read before the session reopened: no race to test"
+    assert window.documents.card(f"loading:{pdf}").state == "loading"
+    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1,
+                    timeout=20_000)  # fmt: skip
