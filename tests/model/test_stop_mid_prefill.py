@@ -57,7 +57,8 @@ def test_stop_inside_a_micro_batch_is_quick_and_exact(model: str, request) -> No
         assert stopped.stats.decode_tokens == 0
         # Without the abort callback the stop waits for the whole batch (full_read_s).
         assert full_read_s > 1.0, f"the batch is too quick to test a stop inside it ({full_read_s})"
-        assert stop_s < min(0.6, full_read_s / 2), (stop_s, full_read_s)
+        # The issue asks for "within about 1 s"; seen here 0.1-0.9 s depending on load.
+        assert stop_s < min(1.0, full_read_s / 2), (stop_s, full_read_s)
 
         again = _answer(engine, a)
         assert again.tokens == first.tokens and again.answer == first.answer
