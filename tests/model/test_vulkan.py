@@ -71,3 +71,26 @@ def test_no_vulkan_driver_at_all_falls_back_to_the_cpu(folio_home, monkeypatch):
     assert stats["placement"].startswith("CPU (no GPU: "), stats["placement"]
     assert "Vulkan: no driver for it responded" in stats["placement"]
     assert stats["decode_tokens"] > 0
+
+
+def _system(home: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> dict:
+    for name in ("GGML_VK_VISIBLE_DEVICES", "VK_ICD_FILENAMES", "VK_DRIVER_FILES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out = run_folio("system", "--json", home=home)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(not LAVAPIPE_ICD.exists(), reason="mesa-vulkan-drivers (lavapipe) missing")
+def test_gpu_offload_and_devices_follow_what_the_machine_has(folio_home, monkeypatch):
+    """Against a known machine: lavapipe visible, hidden, and no driver at all."""
+    visible = _system(folio_home, monkeypatch, GGML_VK_VISIBLE_DEVICES="0")
+    assert visible["gpu_offload"] is True and visible["gpu_note"] is None
+    [gpu] = visible["gpus"]
+    assert gpu["name"] == "Vulkan0" and "llvmpipe" in gpu["description"]
+    assert gpu["total_bytes"] > 0
+    hidden = _system(folio_home, monkeypatch)
+    assert hidden["gpu_offload"] is False and hidden["gpus"] == []
+    assert "Vulkan: no device found" in hidden["gpu_note"]

@@ -56,11 +56,6 @@ def test_memory_totals_are_sane() -> None:
     assert 0 < available <= total
 
 
-def test_gpu_offload_matches_llama_cpp() -> None:
-    llama_cpp = pytest.importorskip("llama_cpp")
-    assert hardware.gpu_offload_supported() == bool(llama_cpp.llama_supports_gpu_offload())
-
-
 def test_gpu_devices_returns_devices_and_none_offloadable_without_gpu_backend() -> None:
     pytest.importorskip("llama_cpp")
     devices = hardware.gpu_devices()
