@@ -6,7 +6,7 @@ nodes; a Python callback there would take the GIL thousands of times per batch (
 the UI thread and the batch both), so the callback is libc's `strlen` on a two-byte flag:
 "" means go on (0 = false), "x" means stop (1 = true). No Python runs inside the decode.
 
-A watcher thread turns the cancel event into the flag while a decode runs (≤ 50 ms late).
+A watcher thread turns the cancel event into the flag while a read runs (≤ 5 ms late).
 After an abort llama.cpp has dropped the aborted ubatch's positions from the cache; the
 engine then rolls back to the last exact state (see `Engine._read`).
 """
@@ -24,7 +24,7 @@ import llama_cpp
 
 #: llama_decode's return code when the abort callback stopped it.
 ABORTED = 2
-_POLL_S = 0.05
+_POLL_S = 0.005
 
 
 def _strlen_address() -> int:
@@ -54,8 +54,10 @@ class DecodeAbort:
         done = threading.Event()
 
         def watch() -> None:
-            while not done.is_set():
-                if cancel.wait(_POLL_S):
+            # Polls both events: waiting on `cancel` alone would hold the block's exit (the
+            # join) for up to a poll interval, on every answer's time to first token.
+            while not done.wait(_POLL_S):
+                if cancel.is_set():
                     self._flag.raw = b"x\0"
                     return
 

@@ -284,28 +284,30 @@ class Engine:
         total = len(tokens) - cached
         start = time.perf_counter()
         pos = cached
-        while pos < len(tokens):
-            if cancel.is_set():
-                return
-            end = min([len(tokens), (pos // llm.n_batch + 1) * llm.n_batch,
-                       *(p for p in stops if p > pos)])  # fmt: skip
-            try:
-                with self._abort.watching(cancel):
+        # One watcher for the whole read (not one per micro-batch): Stop aborts the decode
+        # in flight, whichever batch it is in.
+        with self._abort.watching(cancel):
+            while pos < len(tokens):
+                if cancel.is_set():
+                    return
+                end = min([len(tokens), (pos // llm.n_batch + 1) * llm.n_batch,
+                           *(p for p in stops if p > pos)])  # fmt: skip
+                try:
                     llm.eval(tokens[pos:end])
-            except RuntimeError as exc:
-                if not (was_aborted(exc) and cancel.is_set()):
-                    raise
-                # Stopped mid-batch: part of it may be in the cache (a recurrent state even
-                # half-updated), so go back to the last state known exact, as a new prompt
-                # diverging at `pos` would.
-                self._roll_back(tokens, pos)
-                return
-            pos = end
-            if pos in stops:
-                self._keep(tokens[:pos], persist=pos == persist_prefix)
-            done = pos - cached
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            yield PrefillProgress(done, total, rate, (total - done) / rate)
+                except RuntimeError as exc:
+                    if not (was_aborted(exc) and cancel.is_set()):
+                        raise
+                    # Stopped mid-batch: part of it may be in the cache (a recurrent state
+                    # even half-updated), so go back to the last state known exact, as a new
+                    # prompt diverging at `pos` would.
+                    self._roll_back(tokens, pos)
+                    return
+                pos = end
+                if pos in stops:
+                    self._keep(tokens[:pos], persist=pos == persist_prefix)
+                done = pos - cached
+                rate = done / max(time.perf_counter() - start, 1e-9)
+                yield PrefillProgress(done, total, rate, (total - done) / rate)
 
     # ----------------------------------------------------------------- helpers
     def _decode(
