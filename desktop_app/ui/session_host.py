@@ -141,9 +141,9 @@ class SessionHost:
             try:
                 loaded = self.load_document(path)
             except DocumentError as exc:
-                cached = documents.cache.get(sha256) if not Path(path).exists() else None
+                gone = not Path(path).exists()
+                cached = documents.cache.get(sha256) if gone else None
                 if cached is None:
-                    gone = not Path(path).exists()
                     unavailable[sha256] = (
                         f"{name} was moved or deleted, and its text is not cached: attach it "
                         "again to include it"

@@ -201,7 +201,8 @@ def test_edit_last_question_resends_it(qtbot, make_window, monkeypatch):
     assert messages[-1].content.startswith("Answer to: What is the deadline?")
 
 
-def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path, monkeypatch):
+def _encrypted_pdf_and_prompts(tmp_path: Path, monkeypatch) -> tuple[Path, list[str]]:
+    """An AES-256 PDF, and the password prompts shown (each answered with its password)."""
     from PySide6.QtWidgets import QInputDialog
 
     from tests.fixtures.pdf_factory import encrypt, make_pdf
@@ -215,6 +216,11 @@ def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path,
         return ("s3cret", True)
 
     monkeypatch.setattr(QInputDialog, "getText", answer)
+    return pdf, asked
+
+
+def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path, monkeypatch):
+    pdf, asked = _encrypted_pdf_and_prompts(tmp_path, monkeypatch)
     window = make_window()
     window.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
@@ -402,19 +408,7 @@ def test_a_vanished_file_without_cached_text_is_shown_as_left_out(
 def test_an_encrypted_document_asks_again_after_a_restart(
     qtbot, make_window, tmp_path: Path, monkeypatch
 ):
-    from PySide6.QtWidgets import QInputDialog
-
-    from tests.fixtures.pdf_factory import encrypt, make_pdf
-
-    pdf = tmp_path / "secret.pdf"
-    pdf.write_bytes(encrypt(make_pdf(["Top secret fee: 9 euros."]), "s3cret", "AES-256"))
-    asked: list[str] = []
-
-    def answer(parent, title, label, *args, **kwargs):
-        asked.append(label)
-        return ("s3cret", True)
-
-    monkeypatch.setattr(QInputDialog, "getText", answer)
+    pdf, asked = _encrypted_pdf_and_prompts(tmp_path, monkeypatch)
     window = make_window()
     window.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
