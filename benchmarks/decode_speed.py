@@ -29,8 +29,8 @@ from desktop_app.core.hardware.backends import ensure_loaded  # noqa: E402
 
 ensure_loaded()  # the build's CPU/GPU modules, as the app loads them
 
-from desktop_app.core.engine import Done, Engine, EngineConfig  # noqa: E402
-from desktop_app.core.sampling import SamplingParams, preset_for  # noqa: E402
+from desktop_app.core.llm.engine import Done, Engine, EngineConfig  # noqa: E402
+from desktop_app.core.llm.sampling import SamplingParams, preset_for  # noqa: E402
 from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"

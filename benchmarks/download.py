@@ -66,7 +66,7 @@ def _measure(args: argparse.Namespace, hub_url: str) -> None:
     os.environ["HF_ENDPOINT"] = hub_url
     from huggingface_hub import hf_hub_download
 
-    from desktop_app.core.downloads import DownloadPaused, download
+    from desktop_app.core.models.downloads import DownloadPaused, download
 
     def hub_lib(cache: Path) -> None:
         hf_hub_download(REPO, FILE, cache_dir=cache)

@@ -32,9 +32,9 @@ ensure_loaded()  # the build's CPU/GPU modules, as the app loads them
 
 from desktop_app import settings as settings_mod  # noqa: E402
 from desktop_app.core import documents  # noqa: E402
-from desktop_app.core.conversation import Attachment, document_block  # noqa: E402
-from desktop_app.core.events import Done  # noqa: E402
-from desktop_app.core.session import ChatSession  # noqa: E402
+from desktop_app.core.chat.conversation import Attachment, document_block  # noqa: E402
+from desktop_app.core.chat.session import ChatSession  # noqa: E402
+from desktop_app.core.llm.events import Done  # noqa: E402
 from tests.fixtures.gguf_factory import QWEN35_0_8B_SHAPE, write_tiny_qwen35  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"

@@ -25,8 +25,8 @@ from desktop_app.cli_system import add_system_command
 from desktop_app.errors import FolioError
 
 if TYPE_CHECKING:
+    from desktop_app.core.chat.session import ChatSession
     from desktop_app.core.documents import Document
-    from desktop_app.core.session import ChatSession
     from desktop_app.settings import Settings
 
 GiB = 1024**3
@@ -97,8 +97,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ info
 def cmd_info(args: argparse.Namespace) -> int:
     from desktop_app.core import hardware
-    from desktop_app.core.model_files import read_model_info
-    from desktop_app.core.placement import max_context
+    from desktop_app.core.llm.placement import max_context
+    from desktop_app.core.models.gguf_header import read_model_info
 
     info = read_model_info(args.model)
     hw = hardware.detect()
@@ -175,8 +175,8 @@ def load_document(path: str, password: str | None, settings: Settings) -> Docume
 
 
 def _open_session(args: argparse.Namespace, out: TextIO) -> ChatSession:
-    from desktop_app.core.model_locator import is_demo_model, model_label, resolve_model
-    from desktop_app.core.session import ChatSession
+    from desktop_app.core.chat.session import ChatSession
+    from desktop_app.core.models.locator import is_demo_model, model_label, resolve_model
 
     settings = settings_mod.load()
     docs = [load_document(f, args.password, settings) for f in args.files]
@@ -208,8 +208,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     model = args.model or settings.model_path
     tokens = None
     if model:
-        from desktop_app.core.model_locator import resolve_model
-        from desktop_app.core.tokenizer import VocabOnly
+        from desktop_app.core.llm.tokenizer import VocabOnly
+        from desktop_app.core.models.locator import resolve_model
 
         with VocabOnly(resolve_model(model, None)) as vocab:
             tokens = vocab.count(doc.model_text())
@@ -261,7 +261,7 @@ def _run_in_thread(events: Callable[[threading.Event], Iterator[object]]) -> Ite
 
 
 def _answer(session: ChatSession, question: str, args: argparse.Namespace, stats: bool) -> None:
-    from desktop_app.core.engine import AnswerDelta, Done, PrefillProgress, ReasoningDelta
+    from desktop_app.core.llm.engine import AnswerDelta, Done, PrefillProgress, ReasoningDelta
 
     show_reasoning = getattr(args, "show_reasoning", False)
     for event in _run_in_thread(

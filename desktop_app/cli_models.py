@@ -43,7 +43,7 @@ def add_models_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _entry(name: str):
-    from desktop_app.core.models_catalog import CATALOG
+    from desktop_app.core.models.catalog import CATALOG
 
     for entry in CATALOG:
         if entry.name.lower() == name.lower():
@@ -54,7 +54,7 @@ def _entry(name: str):
 
 def _state(entry) -> tuple[str | None, int | None]:
     """(downloaded path, bytes of an unfinished download) of a catalog entry."""
-    from desktop_app.core.pending_downloads import pending
+    from desktop_app.core.models.pending_downloads import pending
 
     path = entry.local_path()
     left = None if path is not None else pending(entry.repo_id, entry.filename)
@@ -63,8 +63,8 @@ def _state(entry) -> tuple[str | None, int | None]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from desktop_app.core import hardware
-    from desktop_app.core.model_discovery import discover
-    from desktop_app.core.models_catalog import recommend
+    from desktop_app.core.models.catalog import recommend
+    from desktop_app.core.models.discovery import discover
 
     hw = hardware.detect()
     pick, fits = recommend(hw)
@@ -106,7 +106,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from desktop_app.core.downloads import DownloadProgress, download
+    from desktop_app.core.models.downloads import DownloadProgress, download
 
     entry = _entry(args.name)
 
@@ -129,7 +129,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_use(args: argparse.Namespace) -> int:
-    from desktop_app.core.model_files import read_model_info
+    from desktop_app.core.models.gguf_header import read_model_info
 
     candidate = Path(args.model).expanduser()
     if not candidate.exists() and not args.model.lower().endswith(".gguf"):

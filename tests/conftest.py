@@ -67,7 +67,7 @@ def tiny_qwen35_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _load(path: Path, n_ctx: int = 2048):
-    from desktop_app.core.engine import Engine, EngineConfig
+    from desktop_app.core.llm.engine import Engine, EngineConfig
 
     return Engine.load(EngineConfig(model_path=path, n_ctx=n_ctx))
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.store import ConversationRow
+from desktop_app.core.history.store import ConversationRow
 
 
 class ConversationList(QWidget):

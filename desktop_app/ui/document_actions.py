@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit
 
 from desktop_app.core.documents import Document
-from desktop_app.core.store import Store
+from desktop_app.core.history.store import Store
 from desktop_app.ui.documents_panel import DocumentCard, DocumentsPanel
 from desktop_app.ui.engine_worker import EngineWorker
 from desktop_app.ui.session_host import NeedsPassword, SessionHost

@@ -21,9 +21,9 @@ from typing import Literal
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.core.downloads import DownloadProgress, download
-from desktop_app.core.models_catalog import CatalogEntry
-from desktop_app.core.pending_downloads import discard, pending
+from desktop_app.core.models.catalog import CatalogEntry
+from desktop_app.core.models.downloads import DownloadProgress, download
+from desktop_app.core.models.pending_downloads import discard, pending
 
 State = Literal["idle", "running", "pausing", "cancelling", "paused", "failed", "done"]
 #: Progress crosses threads at most this often; a fast link delivers ~1,500 chunks a second.

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
-from desktop_app.core.events import AnswerDelta, PrefillProgress, ReasoningDelta
+from desktop_app.core.llm.events import AnswerDelta, PrefillProgress, ReasoningDelta
 from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)

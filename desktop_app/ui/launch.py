@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktop_app import paths
 from desktop_app import settings as settings_mod
-from desktop_app.core.model_locator import resolve_model
+from desktop_app.core.models.locator import resolve_model
 from desktop_app.errors import FolioError
 
 SMOKE_QUESTION = "Say hello in one short sentence."
@@ -34,7 +34,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from desktop_app.core.store import Store
+    from desktop_app.core.history.store import Store
     from desktop_app.ui import error_hook
     from desktop_app.ui.file_open import DocumentRouter
     from desktop_app.ui.single_instance import SingleInstance
@@ -74,9 +74,9 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     if store.recovered_from is not None:
         # The user's own history was damaged: never replace it without saying so.
         QMessageBox.warning(window, "Folio", recovered_message(store.recovered_from))
-    if settings.model_path is None and store.state("first_run_done") is None:
+    if settings.model_path is None and store.app_state("first_run_done") is None:
         # First start: show what to download (or use) while the demo model answers.
-        store.set_state("first_run_done", "1")
+        store.set_app_state("first_run_done", "1")
         window.open_models()
     code = app.exec()
     store.close()
@@ -95,7 +95,7 @@ def _smoke(app, window) -> int:
     """Build the window, load the model, answer one short question, exit 0."""
     from PySide6.QtCore import QTimer
 
-    from desktop_app.core.events import Done
+    from desktop_app.core.llm.events import Done
 
     outcome: dict[str, object] = {}
 

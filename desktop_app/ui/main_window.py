@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import settings as settings_mod
-from desktop_app.core.events import Done
-from desktop_app.core.model_locator import resolve_model
-from desktop_app.core.store import Store
+from desktop_app.core.history.store import Store
+from desktop_app.core.llm.events import Done
+from desktop_app.core.models.locator import resolve_model
 from desktop_app.errors import FolioError
 from desktop_app.ui.chat_markdown import format_stats
 from desktop_app.ui.chat_view import ChatView
@@ -171,7 +171,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
 
     # ------------------------------------------------------------ conversations
     def _restore(self) -> None:
-        saved = self.store.state("open_conversation")
+        saved = self.store.app_state("open_conversation")
         rows = self.store.list_conversations()
         target = next((r.id for r in rows if saved and str(r.id) == saved), None)
         if target is None:
@@ -243,7 +243,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         self.worker.cancel(self._warm_request)
         self.documents.clear_progress()  # progress shown belongs to the chat being left
         self.conversation_id = conversation_id
-        self.store.set_state("open_conversation", str(conversation_id))
+        self.store.set_app_state("open_conversation", str(conversation_id))
         self._reload_chat()
         self.composer.set_text(self.store.draft(conversation_id))
         self.composer.set_busy(self._busy_here())

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core import documents
+from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents import Document, isolated
-from desktop_app.core.events import PrefillProgress
-from desktop_app.core.model_locator import model_label
-from desktop_app.core.session import ChatSession
+from desktop_app.core.llm.events import PrefillProgress
+from desktop_app.core.models.locator import model_label
 from desktop_app.errors import DocumentError, FolioError, PasswordRequired
 from desktop_app.settings import Settings
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.store import Store
+from desktop_app.core.history.store import Store
 from desktop_app.ui.main_window import MainWindow
 from tests.fixtures.fake_host import FakeHost
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QTimer
 
-from desktop_app.core.events import AnswerDelta, Done
+from desktop_app.core.llm.events import AnswerDelta, Done
 from desktop_app.ui.engine_worker import EngineWorker
 from tests.fixtures.fake_engine import failing_job, fake_answer, words
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from desktop_app.core.store import Store
+from desktop_app.core.history.store import Store
 from desktop_app.ui.main_window import MainWindow
 from tests.fixtures.fake_host import FakeHost
 
@@ -349,7 +349,7 @@ def test_an_answer_cut_short_by_a_crash_shows_as_interrupted(qtbot, make_window)
     cid = store.create_conversation().id
     store.add_message(cid, "user", "Question")
     store.add_message(cid, "assistant", "The first half of")  # no finish reason: never ended
-    store.set_state("open_conversation", str(cid))
+    store.set_app_state("open_conversation", str(cid))
     store.close()
     window = make_window()
     assert window.conversation_id == cid

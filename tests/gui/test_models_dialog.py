@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop_app.core import hardware, hf_cache, models_catalog
-from desktop_app.core.model_discovery import Discovered
-from desktop_app.core.model_locator import demo_model_path
+from desktop_app.core import hardware
+from desktop_app.core.models import catalog as models_catalog
+from desktop_app.core.models import hf_cache
+from desktop_app.core.models.discovery import Discovered
+from desktop_app.core.models.locator import demo_model_path
 from desktop_app.settings import Settings
 from desktop_app.ui.dialogs import models_page
 from desktop_app.ui.dialogs.models_dialog import ModelsDialog
@@ -106,7 +108,7 @@ def _tiny() -> models_catalog.CatalogEntry:
 
 def _window(qtbot, manager: DownloadManager):
     """The main window on a fake model, with `manager` as its downloads."""
-    from desktop_app.core.store import Store
+    from desktop_app.core.history.store import Store
     from desktop_app.ui.main_window import MainWindow
     from tests.fixtures.fake_host import FakeHost
 
@@ -311,7 +313,7 @@ def test_the_window_shows_a_running_download_and_switches_from_the_demo_when_don
 def test_closing_the_window_pauses_downloads_for_the_next_start(
     qtbot, managers, hub: HubState, source: bytes
 ) -> None:
-    from desktop_app.core.pending_downloads import pending
+    from desktop_app.core.models.pending_downloads import pending
 
     hub.delay_s = 0.01
     manager = managers()
@@ -330,8 +332,8 @@ def test_closing_the_window_pauses_downloads_for_the_next_start(
 def test_cancel_wins_over_a_network_error_and_removes_the_part(
     qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from desktop_app.core.downloads import DownloadError
-    from desktop_app.core.pending_downloads import pending, remember
+    from desktop_app.core.models.downloads import DownloadError
+    from desktop_app.core.models.pending_downloads import pending, remember
     from desktop_app.ui import download_manager
 
     entry = models_catalog.CATALOG[-1]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from desktop_app.core.store import Store
+from desktop_app.core.history.store import Store
 from desktop_app.ui import launch, session_host, single_instance
 from desktop_app.ui.single_instance import HandOff, NotAnswering, SingleInstance, server_name
 from tests.fixtures.fake_host import FakeHost
@@ -187,7 +187,7 @@ def _fake_model(monkeypatch) -> list[FakeHost]:
     monkeypatch.setattr(launch, "resolve_model", lambda model, configured: Path("fake.gguf"))
     monkeypatch.setattr(session_host, "SessionHost", host)
     store = Store()
-    store.set_state("first_run_done", "1")  # no Models dialog (it scans real folders)
+    store.set_app_state("first_run_done", "1")  # no Models dialog (it scans real folders)
     store.close()
     return hosts
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from desktop_app import settings as settings_mod
-from desktop_app.core.store import Store
+from desktop_app.core.history.store import Store
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.session_host import SessionHost
 

@@ -9,7 +9,7 @@ import pytest
 
 from desktop_app import settings
 from desktop_app.core import documents
-from desktop_app.core.session import ChatSession
+from desktop_app.core.chat.session import ChatSession
 from tests.fixtures.pdf_factory import make_long_pdf, make_pdf
 from tests.support import run_folio
 

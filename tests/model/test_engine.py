@@ -9,8 +9,10 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from desktop_app.core.conversation import Attachment, Conversation
-from desktop_app.core.engine import (
+from desktop_app.core.chat.conversation import Attachment, Conversation
+from desktop_app.core.hardware import GpuDevice, detect, physical_cores
+from desktop_app.core.hardware.backends import ensure_loaded
+from desktop_app.core.llm.engine import (
     AnswerDelta,
     ContextFull,
     Done,
@@ -20,9 +22,7 @@ from desktop_app.core.engine import (
     PrefillProgress,
     llama_loader,
 )
-from desktop_app.core.hardware import GpuDevice, detect, physical_cores
-from desktop_app.core.hardware.backends import ensure_loaded
-from desktop_app.core.sampling import SamplingParams
+from desktop_app.core.llm.sampling import SamplingParams
 from desktop_app.errors import ModelLoadError
 from desktop_app.settings import DEFAULT_SYSTEM_PROMPT
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core import session as session_mod
-from desktop_app.core.engine import EngineClosed
+from desktop_app.core.chat import session as session_mod
+from desktop_app.core.llm.engine import EngineClosed
 from desktop_app.errors import FolioError, ModelFileError, ModelLoadError
 from desktop_app.settings import Settings
 from desktop_app.ui.session_host import SessionHost

@@ -15,8 +15,8 @@ import pytest
 
 from desktop_app import settings as settings_mod
 from desktop_app.core import documents
-from desktop_app.core.events import AnswerDelta, Done, PrefillProgress
-from desktop_app.core.session import ChatSession
+from desktop_app.core.chat.session import ChatSession
+from desktop_app.core.llm.events import AnswerDelta, Done, PrefillProgress
 from tests.support import run_folio
 
 pytestmark = pytest.mark.model

@@ -6,7 +6,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from desktop_app.core.sampling import GENERIC, QWEN35_THINKING, Sampler
+from desktop_app.core.llm.sampling import GENERIC, QWEN35_THINKING, Sampler
 
 pytestmark = pytest.mark.model
 

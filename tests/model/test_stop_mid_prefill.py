@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.engine import Engine, EngineConfig
-from desktop_app.core.events import Done
-from desktop_app.core.sampling import SamplingParams
+from desktop_app.core.llm.engine import Engine, EngineConfig
+from desktop_app.core.llm.events import Done
+from desktop_app.core.llm.sampling import SamplingParams
 
 pytestmark = pytest.mark.model
 

@@ -14,7 +14,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from desktop_app.core.model_files import read_model_info
+from desktop_app.core.models.gguf_header import read_model_info
 
 pytestmark = pytest.mark.model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app import __version__
-from desktop_app.core import model_locator
+from desktop_app.core.models import locator as model_locator
 from desktop_app.errors import NoModelConfigured
 from tests.support import run_folio
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.context_plan import CONVERSATION_ROOM, PASSAGE_BUDGET, plan_context
+from desktop_app.core.chat.context_plan import CONVERSATION_ROOM, PASSAGE_BUDGET, plan_context
+from desktop_app.core.chat.retrieval import PassageIndex, fts_query
 from desktop_app.core.documents.model import Document, Unit
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_files import read_model_info
-from desktop_app.core.placement import GiB
-from desktop_app.core.retrieval import PassageIndex, fts_query
-from desktop_app.core.tokenizer import VocabOnly
+from desktop_app.core.llm.placement import GiB
+from desktop_app.core.llm.tokenizer import VocabOnly
+from desktop_app.core.models.gguf_header import read_model_info
 
 MACHINE = Hardware(
     physical_cores=4, logical_cores=8, ram_total_bytes=16 * GiB, ram_available_bytes=12 * GiB,

@@ -14,7 +14,7 @@ def test_core_imports_with_pyside6_unimportable():
     modules = [
         m.name for m in pkgutil.walk_packages(desktop_app.core.__path__, "desktop_app.core.")
     ]
-    assert "desktop_app.core.engine" in modules
+    assert "desktop_app.core.llm.engine" in modules
     code = (
         "import sys, importlib\n"
         "sys.modules['PySide6'] = None\n"

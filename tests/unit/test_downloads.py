@@ -14,15 +14,15 @@ import pytest
 from filelock import FileLock
 from huggingface_hub import try_to_load_from_cache
 
-from desktop_app.core import hf_cache
-from desktop_app.core.downloads import (
+from desktop_app.core.models import hf_cache
+from desktop_app.core.models.downloads import (
     DownloadCancelled,
     DownloadError,
     DownloadPaused,
     DownloadProgress,
     download,
 )
-from desktop_app.core.pending_downloads import Pending, discard, pending, remember
+from desktop_app.core.models.pending_downloads import Pending, discard, pending, remember
 from tests.fixtures import hub_server
 from tests.fixtures.hub_server import CHUNK, COMMIT, FILE, REPO, HubState
 

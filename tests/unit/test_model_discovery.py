@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app import paths
-from desktop_app.core.model_discovery import Discovered, discover
+from desktop_app.core.models.discovery import Discovered, discover
 from tests.fixtures.gguf_factory import smollm2_path, write_tiny_qwen35, write_unknown_arch
 
 HF_REPO = "models--HuggingFaceTB--SmolLM2-135M-Instruct-GGUF"

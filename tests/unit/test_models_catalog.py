@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.hardware import GpuDevice, Hardware
-from desktop_app.core.model_files import read_model_info
-from desktop_app.core.models_catalog import (
+from desktop_app.core.llm.placement import RAM_HEADROOM, GiB
+from desktop_app.core.models.catalog import (
     CATALOG,
     MAX_CONTEXT,
     USEFUL_CONTEXT,
@@ -16,7 +16,7 @@ from desktop_app.core.models_catalog import (
     memory_needed,
     recommend,
 )
-from desktop_app.core.placement import RAM_HEADROOM, GiB
+from desktop_app.core.models.gguf_header import read_model_info
 from tests.fixtures.gguf_factory import write_tiny_qwen35
 
 NINE_B = CATALOG[0]

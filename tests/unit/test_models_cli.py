@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app import settings
-from desktop_app.core import hf_cache, models_catalog
+from desktop_app.core.models import catalog as models_catalog
+from desktop_app.core.models import hf_cache
 from tests.fixtures import hub_server
 from tests.fixtures.hub_server import HubState
 from tests.support import run_folio

@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.hardware import GpuDevice, Hardware
-from desktop_app.core.model_files import read_model_info
-from desktop_app.core.placement import (
+from desktop_app.core.llm.placement import (
     GiB,
     Placement,
     estimate_gpu_layers,
@@ -14,6 +13,7 @@ from desktop_app.core.placement import (
     max_context,
     offloadable_layers,
 )
+from desktop_app.core.models.gguf_header import read_model_info
 
 CPU_ONLY = Hardware(
     physical_cores=4,

@@ -1,4 +1,4 @@
-from desktop_app.core.reasoning import ReasoningSplitter, prompt_opens_reasoning
+from desktop_app.core.llm.reasoning import ReasoningSplitter, prompt_opens_reasoning
 
 
 def run(pieces, in_reasoning=False):

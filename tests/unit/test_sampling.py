@@ -1,6 +1,6 @@
 import pytest
 
-from desktop_app.core.sampling import (
+from desktop_app.core.llm.sampling import (
     GENERIC,
     QWEN35_INSTRUCT,
     QWEN35_THINKING,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from desktop_app import paths
-from desktop_app.core import migrations
-from desktop_app.core.migrations import DatabaseTooNew
-from desktop_app.core.store import FILE_NAME, Store
+from desktop_app.core.history import migrations
+from desktop_app.core.history.migrations import DatabaseTooNew
+from desktop_app.core.history.store import FILE_NAME, Store
 
 # FTS5 query syntax and SQL wildcards: a search takes all of them as plain text.
 FTS_SYNTAX = (
@@ -277,12 +277,12 @@ def test_drafts_and_state_round_trip(store: Store):
     assert store.draft(conv.id) == "What does §4 mean? ✍"
     store.set_draft(conv.id, "")
     assert store.draft(conv.id) == ""
-    assert store.state("open_conversation") is None
-    store.set_state("open_conversation", str(conv.id))
-    store.set_state("open_conversation", "7")
-    assert store.state("open_conversation") == "7"
-    store.set_state("open_conversation", None)
-    assert store.state("open_conversation") is None
+    assert store.app_state("open_conversation") is None
+    store.set_app_state("open_conversation", str(conv.id))
+    store.set_app_state("open_conversation", "7")
+    assert store.app_state("open_conversation") == "7"
+    store.set_app_state("open_conversation", None)
+    assert store.app_state("open_conversation") is None
 
 
 def test_everything_survives_a_restart(store: Store):
@@ -292,7 +292,7 @@ def test_everything_survives_a_restart(store: Store):
         conv.id, sha256="56" * 32, path="/a.docx", title="A", type="docx", pages=None, tokens=9
     )
     store.set_draft(conv.id, "next question")
-    store.set_state("open_conversation", str(conv.id))
+    store.set_app_state("open_conversation", str(conv.id))
     conv = store.conversation(conv.id)
     restarted = _reopen(store)
     try:
@@ -300,7 +300,7 @@ def test_everything_survives_a_restart(store: Store):
         assert restarted.messages(conv.id) == [msg]
         assert restarted.documents(conv.id) == [doc]
         assert restarted.draft(conv.id) == "next question"
-        assert restarted.state("open_conversation") == str(conv.id)
+        assert restarted.app_state("open_conversation") == str(conv.id)
         assert _search_titles(restarted, "answer") == {"Kept"}
     finally:
         restarted.close()

@@ -121,7 +121,7 @@ def describe(status: BackendStatus) -> str:
 def _load() -> BackendStatus:
     import llama_cpp  # noqa: F401  (loads libllama, and with it the one libggml)
 
-    from desktop_app.core.llama_log import route_llama_logs
+    from desktop_app.core.llm.llama_log import route_llama_logs
 
     route_llama_logs()  # ggml's "loaded CPU backend" lines go to the log, not the terminal
     lib_dir = llama_lib_dir()

@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_discovery import Discovered
+from desktop_app.core.models.discovery import Discovered
 from desktop_app.ui.dialogs.models_page import ModelsPage
 from desktop_app.ui.download_manager import DownloadManager
 

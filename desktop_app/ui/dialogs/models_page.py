@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core import hardware as hardware_probe
-from desktop_app.core import models_catalog
-from desktop_app.core.downloads import DownloadProgress
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_discovery import Discovered, discover
-from desktop_app.core.model_locator import demo_model_path
-from desktop_app.core.models_catalog import Fit
+from desktop_app.core.models import catalog as models_catalog
+from desktop_app.core.models.catalog import Fit
+from desktop_app.core.models.discovery import Discovered, discover
+from desktop_app.core.models.downloads import DownloadProgress
+from desktop_app.core.models.locator import demo_model_path
 from desktop_app.ui.documents_panel import format_duration
 from desktop_app.ui.download_manager import DownloadManager, Job
 

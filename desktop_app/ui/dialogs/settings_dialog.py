@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.model_files import ModelInfo, read_model_info
-from desktop_app.core.model_locator import demo_model_path
-from desktop_app.core.sampling import preset_for
+from desktop_app.core.llm.sampling import preset_for
+from desktop_app.core.models.gguf_header import ModelInfo, read_model_info
+from desktop_app.core.models.locator import demo_model_path
 from desktop_app.errors import ModelFileError
 from desktop_app.settings import DEFAULT_SYSTEM_PROMPT, Settings
 from desktop_app.ui.dialogs.models_page import ModelsPage

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from desktop_app.core.conversation import Attachment, document_block
+from desktop_app.core.chat.conversation import Attachment, document_block
 from desktop_app.core.documents.model import Document
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_files import ModelInfo
-from desktop_app.core.placement import fit_context, max_context
+from desktop_app.core.llm.placement import fit_context, max_context
+from desktop_app.core.models.gguf_header import ModelInfo
 
 #: Tokens kept free for follow-up questions and earlier answers.
 CONVERSATION_ROOM = 2048

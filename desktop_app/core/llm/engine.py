@@ -11,8 +11,8 @@ sampler chain) instead of `Llama.generate()`, which can only reuse a cache
 that the new prompt extends exactly and so re-reads a whole document for
 every follow-up on a hybrid model. Here, before a prompt is read, the longest
 usable prefix is kept: trimmed KV (attention models), a recurrent-state
-checkpoint (hybrid models, prompt_cache.py) or a saved state on disk
-(state_store.py); then only the rest is read, with progress and cancel.
+checkpoint (hybrid models, checkpoints.py) or a saved state on disk
+(saved_states.py); then only the rest is read, with progress and cancel.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 import llama_cpp
 import numpy as np
 
-from desktop_app.core.chat_template import ChatTemplate, Message
-from desktop_app.core.decode_abort import DecodeAbort, was_aborted
-from desktop_app.core.events import (
+from desktop_app.core.hardware import Hardware
+from desktop_app.core.llm.chat_template import ChatTemplate, Message
+from desktop_app.core.llm.checkpoints import PromptCache
+from desktop_app.core.llm.decode_abort import DecodeAbort, was_aborted
+from desktop_app.core.llm.events import (
     AnswerDelta,
     Done,
     Event,
@@ -37,8 +39,7 @@ from desktop_app.core.events import (
     PrefillProgress,
     ReasoningDelta,
 )
-from desktop_app.core.hardware import Hardware
-from desktop_app.core.loading import (
+from desktop_app.core.llm.loading import (
     CACHE_TYPES,
     EngineConfig,
     Loader,
@@ -48,12 +49,11 @@ from desktop_app.core.loading import (
     llama_loader,
     load_llama,
 )
-from desktop_app.core.model_files import ModelInfo
-from desktop_app.core.placement import Placement
-from desktop_app.core.prompt_cache import PromptCache
-from desktop_app.core.reasoning import ReasoningSplitter, prompt_opens_reasoning
-from desktop_app.core.sampling import Sampler, SamplingParams, preset_for
-from desktop_app.core.state_store import StateStore, model_identity
+from desktop_app.core.llm.placement import Placement
+from desktop_app.core.llm.reasoning import ReasoningSplitter, prompt_opens_reasoning
+from desktop_app.core.llm.sampling import Sampler, SamplingParams, preset_for
+from desktop_app.core.llm.saved_states import SavedStates, model_identity
+from desktop_app.core.models.gguf_header import ModelInfo
 from desktop_app.errors import FolioError
 
 __all__ = [
@@ -115,7 +115,7 @@ class Engine:
             PromptCache(config.checkpoint_ram_bytes) if info.n_recurrent_layers else None
         )
         #: Saved document prefixes on disk; set by the session (None = off).
-        self.state_store: StateStore | None = None
+        self.saved_states: SavedStates | None = None
         self._identity: str | None = None
         self._vocab = llama_cpp.llama_model_get_vocab(llm.model)
         self._abort = DecodeAbort(llm.ctx)
@@ -279,7 +279,7 @@ class Engine:
         state at those positions. Returns early, consistent, if `cancel` is set."""
         llm = self._llm
         stops = {p for p in checkpoints if cached < p <= len(tokens)}
-        if persist_prefix and cached < persist_prefix <= len(tokens) and self.state_store:
+        if persist_prefix and cached < persist_prefix <= len(tokens) and self.saved_states:
             stops.add(persist_prefix)
         total = len(tokens) - cached
         start = time.perf_counter()
@@ -380,7 +380,7 @@ class Engine:
         common = int(diff[0]) if diff.size else len(held)
         reused = common if common == llm.n_tokens else self._roll_back(tokens, common)
         source = "ram" if reused else "none"
-        store = self.state_store
+        store = self.saved_states
         if store and persist_prefix and reused < persist_prefix <= limit:
             prefix = tokens[:persist_prefix]
             key = self._state_key(prefix)
@@ -417,10 +417,10 @@ class Engine:
         """The context holds exactly `prefix`: checkpoint it (RAM) and maybe save it (disk)."""
         if self.checkpoints is not None:
             self.checkpoints.save(self._llm.ctx, prefix)
-        if persist and self.state_store is not None:
+        if persist and self.saved_states is not None:
             key = self._state_key(prefix)
-            if not self.state_store.contains(key):
-                self.state_store.save(self._llm.ctx, key, prefix)
+            if not self.saved_states.contains(key):
+                self.saved_states.save(self._llm.ctx, key, prefix)
 
     def _state_key(self, prefix: Sequence[int]) -> str:
         if self._identity is None:
@@ -431,7 +431,7 @@ class Engine:
             "kv_cache_type": self.config.kv_cache_type,
             "flash_attn": self.flash_attn,
         }
-        return StateStore.key(self._identity, params, prefix)
+        return SavedStates.key(self._identity, params, prefix)
 
     def _piece_bytes(self, token: int) -> bytes:
         return self._llm.detokenize([token], special=True)

@@ -307,7 +307,7 @@ def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
 def header_size(path: str | os.PathLike[str]) -> int:
     """Where a GGUF's tensor data starts: the bytes before it are metadata and tensor infos.
 
-    `state_store.model_identity` hashes them to recognise a model without reading all its
+    `saved_states.model_identity` hashes them to recognise a model without reading all its
     weights. Raises `ModelFileError` when the file is unreadable or not a whole GGUF header.
     """
     p = Path(path)

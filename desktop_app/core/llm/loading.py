@@ -18,9 +18,9 @@ import llama_cpp
 from desktop_app.core import hardware as hw_mod
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.hardware.backends import ensure_loaded
-from desktop_app.core.llama_log import route_llama_logs
-from desktop_app.core.model_files import ModelInfo, read_model_info
-from desktop_app.core.placement import GiB, Placement, gpu_attempts, offloadable_layers
+from desktop_app.core.llm.llama_log import route_llama_logs
+from desktop_app.core.llm.placement import GiB, Placement, gpu_attempts, offloadable_layers
+from desktop_app.core.models.gguf_header import ModelInfo, read_model_info
 from desktop_app.errors import ModelLoadError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from desktop_app import atomic, paths
-from desktop_app.core import hf_cache
+from desktop_app.core.models import hf_cache
 
 _lock = threading.Lock()  # download threads update the record file concurrently
 

@@ -21,8 +21,8 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from desktop_app.core.model_files import header_size
-from desktop_app.core.state_store import StateStore, model_identity
+from desktop_app.core.llm.saved_states import SavedStates, model_identity
+from desktop_app.core.models.gguf_header import header_size
 from tests.support import ROOT
 
 pytestmark = pytest.mark.model
@@ -55,12 +55,12 @@ def open_llm(model_path: Path) -> Iterator[Callable[[], llama_cpp.Llama]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / "prompt-states", max_bytes=512 * MB)
+def store(tmp_path: Path) -> SavedStates:
+    return SavedStates(tmp_path / "prompt-states", max_bytes=512 * MB)
 
 
 def _key(model_path: Path, tokens: list[int]) -> str:
-    return StateStore.key(model_identity(model_path), PARAMS, tokens)
+    return SavedStates.key(model_identity(model_path), PARAMS, tokens)
 
 
 def _last_logits(llm: llama_cpp.Llama) -> np.ndarray:
@@ -86,7 +86,7 @@ def _adopt(llm: llama_cpp.Llama, tokens: list[int]) -> None:
     llm.n_tokens = len(tokens)
 
 
-def _saved(open_llm, store: StateStore, key: str, tokens: list[int]) -> llama_cpp.Llama:
+def _saved(open_llm, store: SavedStates, key: str, tokens: list[int]) -> llama_cpp.Llama:
     llm = open_llm()
     llm.eval(tokens)
     assert store.save(llm.ctx, key, tokens) > 0
@@ -136,22 +136,22 @@ def test_model_identity(smollm2_gguf: Path, tiny_qwen35_gguf: Path, tmp_path: Pa
 
 
 def test_key_covers_every_param_and_token():
-    base = StateStore.key("m" * 64, PARAMS, PREFIX)
-    assert base == StateStore.key("m" * 64, dict(reversed(PARAMS.items())), list(PREFIX))
-    variants = [StateStore.key("n" * 64, PARAMS, PREFIX)]
+    base = SavedStates.key("m" * 64, PARAMS, PREFIX)
+    assert base == SavedStates.key("m" * 64, dict(reversed(PARAMS.items())), list(PREFIX))
+    variants = [SavedStates.key("n" * 64, PARAMS, PREFIX)]
     for name, other in [("n_ctx", 2048), ("type_k", "q8_0"), ("type_v", "q8_0"),
                         ("flash_attn", True), ("n_batch", 256)]:  # fmt: skip
-        variants.append(StateStore.key("m" * 64, {**PARAMS, name: other}, PREFIX))
-    variants.append(StateStore.key("m" * 64, {**PARAMS, "n_ubatch": 512}, PREFIX))
+        variants.append(SavedStates.key("m" * 64, {**PARAMS, name: other}, PREFIX))
+    variants.append(SavedStates.key("m" * 64, {**PARAMS, "n_ubatch": 512}, PREFIX))
     for i in (0, 150, 299):
         changed = list(PREFIX)
         changed[i] += 1
-        variants.append(StateStore.key("m" * 64, PARAMS, changed))
-    variants.append(StateStore.key("m" * 64, PARAMS, PREFIX[:-1]))
-    variants.append(StateStore.key("m" * 64, PARAMS, [*PREFIX, 5]))
+        variants.append(SavedStates.key("m" * 64, PARAMS, changed))
+    variants.append(SavedStates.key("m" * 64, PARAMS, PREFIX[:-1]))
+    variants.append(SavedStates.key("m" * 64, PARAMS, [*PREFIX, 5]))
     assert len({base, *variants}) == len(variants) + 1
     with pytest.raises(TypeError):
-        StateStore.key("m" * 64, {"n_ctx": [1024]}, PREFIX)
+        SavedStates.key("m" * 64, {"n_ctx": [1024]}, PREFIX)
 
 
 def _flip_middle(path: Path) -> None:
@@ -223,9 +223,9 @@ def test_cap_evicts_the_least_recently_used(model_path, open_llm, tmp_path: Path
     keys = [_key(model_path, p) for p in prefixes]
     llm = open_llm()
     llm.eval(prefixes[0])
-    size = StateStore(tmp_path / "probe", max_bytes=512 * MB).save(llm.ctx, keys[0], prefixes[0])
+    size = SavedStates(tmp_path / "probe", max_bytes=512 * MB).save(llm.ctx, keys[0], prefixes[0])
 
-    store = StateStore(tmp_path / "capped", max_bytes=2 * size + size // 2)
+    store = SavedStates(tmp_path / "capped", max_bytes=2 * size + size // 2)
     for prefix, key in zip(prefixes[:2], keys[:2], strict=True):
         llm.reset()
         llm.eval(prefix)
@@ -239,7 +239,7 @@ def test_cap_evicts_the_least_recently_used(model_path, open_llm, tmp_path: Path
         f"{k}.state" for k in (keys[0], keys[2])
     )
 
-    tiny = StateStore(tmp_path / "tiny", max_bytes=size - 1)
+    tiny = SavedStates(tmp_path / "tiny", max_bytes=size - 1)
     assert tiny.save(llm.ctx, keys[2], prefixes[2]) == 0
     assert not tiny.contains(keys[2]) and not list(tiny.root.iterdir())
 
@@ -249,7 +249,7 @@ def test_root_that_cannot_be_created_returns_zero(model_path, open_llm, tmp_path
     llm.eval(PREFIX)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    store = StateStore(blocker / "prompt-states", 512 * MB)
+    store = SavedStates(blocker / "prompt-states", 512 * MB)
     assert store.save(llm.ctx, _key(model_path, PREFIX), PREFIX) == 0
     assert not store.contains(_key(model_path, PREFIX))
 
@@ -267,7 +267,7 @@ def test_read_only_root_returns_zero(model_path, open_llm, tmp_path: Path):
             pytest.skip("permissions are not enforced here (running as root?)")
         llm = open_llm()
         llm.eval(PREFIX)
-        store = StateStore(root, 512 * MB)
+        store = SavedStates(root, 512 * MB)
         assert store.save(llm.ctx, _key(model_path, PREFIX), PREFIX) == 0
         assert not store.contains(_key(model_path, PREFIX)) and not list(root.iterdir())
     finally:
@@ -292,13 +292,13 @@ import ctypes, hashlib, sys
 from pathlib import Path
 import llama_cpp, numpy as np
 from desktop_app.core.hardware.backends import ensure_loaded
-from desktop_app.core.state_store import StateStore, model_identity
+from desktop_app.core.llm.saved_states import SavedStates, model_identity
 ensure_loaded()  # the build's CPU module, as the app loads it before any model
 model, root, action = sys.argv[1:4]
 prefix, continuation = {prefix!r}, {continuation!r}
 llm = llama_cpp.Llama(model, n_ctx=1024, n_threads=2, verbose=False)
-store = StateStore(Path(root), 512 * 1024**2)
-key = StateStore.key(model_identity(Path(model)), {params!r}, prefix)
+store = SavedStates(Path(root), 512 * 1024**2)
+key = SavedStates.key(model_identity(Path(model)), {params!r}, prefix)
 if action == "save":
     llm.eval(prefix)
     print(store.save(llm.ctx, key, prefix) > 0)

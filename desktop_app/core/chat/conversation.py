@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from desktop_app.core.chat_template import Message
+from desktop_app.core.llm.chat_template import Message
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,20 @@ from pathlib import Path
 
 from desktop_app import paths
 from desktop_app.core import hardware as hw_mod
-from desktop_app.core.chat_template import SENTINEL
-from desktop_app.core.context_plan import ContextPlan, plan_context
-from desktop_app.core.conversation import Attachment, Conversation, with_excerpts
+from desktop_app.core.chat.context_plan import ContextPlan, plan_context
+from desktop_app.core.chat.conversation import Attachment, Conversation, with_excerpts
+from desktop_app.core.chat.retrieval import PassageIndex
 from desktop_app.core.documents.model import Document
-from desktop_app.core.engine import ContextFull, Done, Engine, EngineConfig, Event
-from desktop_app.core.events import PrefillProgress
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_files import read_model_info
-from desktop_app.core.prompt_cache import common_prefix
-from desktop_app.core.reasoning import prompt_opens_reasoning
-from desktop_app.core.retrieval import PassageIndex
-from desktop_app.core.sampling import preset_for
-from desktop_app.core.state_store import StateStore
-from desktop_app.core.tokenizer import VocabOnly
+from desktop_app.core.llm.chat_template import SENTINEL
+from desktop_app.core.llm.checkpoints import common_prefix
+from desktop_app.core.llm.engine import ContextFull, Done, Engine, EngineConfig, Event
+from desktop_app.core.llm.events import PrefillProgress
+from desktop_app.core.llm.reasoning import prompt_opens_reasoning
+from desktop_app.core.llm.sampling import preset_for
+from desktop_app.core.llm.saved_states import SavedStates
+from desktop_app.core.llm.tokenizer import VocabOnly
+from desktop_app.core.models.gguf_header import read_model_info
 from desktop_app.errors import FolioError
 from desktop_app.settings import Settings
 
@@ -108,9 +108,9 @@ class ChatSession:
             engine = None
         engine = engine or Engine.load(config, hardware=hw)
         conversation.turns = list(turns)
-        engine.state_store = None
+        engine.saved_states = None
         if settings.state_cache_gb > 0:  # 0 turns saved document states off
-            engine.state_store = StateStore(
+            engine.saved_states = SavedStates(
                 paths.cache_dir() / "prompt-states", int(settings.state_cache_gb * 1024**3)
             )
         return cls(engine, conversation, settings, plan, index)

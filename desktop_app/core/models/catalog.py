@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Literal
 
 from desktop_app import paths
-from desktop_app.core import hf_cache
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_files import ModelInfo
-from desktop_app.core.placement import (
+from desktop_app.core.llm.placement import (
     CONTEXT_STEP,
     RAM_HEADROOM,
     GiB,
     estimate_gpu_layers,
     offloadable_layers,
 )
+from desktop_app.core.models import hf_cache
+from desktop_app.core.models.gguf_header import ModelInfo
 
 #: Qwen3.5's trained context; no fit offers more.
 MAX_CONTEXT = 262_144

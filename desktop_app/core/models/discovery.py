@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from desktop_app import paths
-from desktop_app.core import hf_cache
-from desktop_app.core.model_files import read_model_info
+from desktop_app.core.models import hf_cache
+from desktop_app.core.models.gguf_header import read_model_info
 from desktop_app.errors import ModelFileError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from types import TracebackType
 import llama_cpp
 
 from desktop_app.core.hardware.backends import ensure_loaded
-from desktop_app.core.llama_log import route_llama_logs
+from desktop_app.core.llm.llama_log import route_llama_logs
 from desktop_app.errors import ModelLoadError
 
 

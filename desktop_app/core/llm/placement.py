@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.model_files import ModelInfo
+from desktop_app.core.models.gguf_header import ModelInfo
 
 GiB = 1024**3
 

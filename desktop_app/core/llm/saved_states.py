@@ -41,7 +41,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from desktop_app.core.model_files import header_size
+from desktop_app.core.models.gguf_header import header_size
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _token_ptr(ids: np.ndarray) -> ctypes._Pointer[ctypes.c_int32]:
     return ids.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token))
 
 
-class StateStore:
+class SavedStates:
     """Saved sequence-0 states of token prefixes, capped at `max_bytes`, LRU evicted."""
 
     def __init__(self, root: Path, max_bytes: int) -> None:

@@ -34,7 +34,7 @@ from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session
 
-from desktop_app.core import hf_cache, pending_downloads
+from desktop_app.core.models import hf_cache, pending_downloads
 from desktop_app.errors import FolioError
 
 # Kept free beyond the file itself: a disk filled to the last byte breaks the

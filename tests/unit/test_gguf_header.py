@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.model_files import SUPPORTED_ARCHITECTURES, ModelInfo, read_model_info
+from desktop_app.core.models.gguf_header import SUPPORTED_ARCHITECTURES, ModelInfo, read_model_info
 from desktop_app.errors import ModelFileError
 from tests.fixtures.gguf_factory import (
     write_minimal,

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app import paths
-from desktop_app.core import migrations
+from desktop_app.core.history import migrations
 from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ class Store:
         rows = self._read("SELECT text FROM drafts WHERE conversation_id = ?", (conversation_id,))
         return rows[0][0] if rows else ""
 
-    def set_state(self, key: str, value: str | None) -> None:
+    def set_app_state(self, key: str, value: str | None) -> None:
         """Remember a small value across restarts (e.g. "open_conversation"); None forgets it."""
         with self._write() as db:
             if value is None:
@@ -326,7 +326,7 @@ class Store:
                     (key, _text(value)),
                 )
 
-    def state(self, key: str) -> str | None:
+    def app_state(self, key: str) -> str | None:
         rows = self._read("SELECT value FROM app_state WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
