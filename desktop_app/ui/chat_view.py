@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.ui.chat_markdown import STYLE, Theme, format_stats, mix, render_markdown
 
-#: ≤ 20 Hz, matching EngineWorker's coalescing: smooth to read, cheap to lay out.
+#: ≤ 20 Hz, matching the engine queue's coalescing: smooth to read, cheap to lay out.
 REDRAW_INTERVAL_MS = 50
 
 NOTICES = {
@@ -41,6 +41,8 @@ NOTICES = {
     "error": "Failed: the answer stopped with an error",
     "interrupted": "Interrupted: Folio closed before this answer finished",
 }
+#: Outcomes after which an answer can go on from where it stopped (Continue).
+CONTINUABLE = frozenset({"cancelled", "length", "error", "interrupted"})
 
 
 class _AutoHeightBrowser(QTextBrowser):
@@ -96,12 +98,14 @@ class MessageWidget(QFrame):
 
     copy_clicked = Signal()
     regenerate_clicked = Signal()
+    continue_clicked = Signal()
     edit_clicked = Signal()
     citation_clicked = Signal(str)
 
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.role = role
+        self.finish_reason: str | None = None
         self.content = ""
         self.reasoning = ""
         self.streaming = False
@@ -140,10 +144,12 @@ class MessageWidget(QFrame):
         self.stats_label = _muted_label()
         self.copy_button = _link_button("Copy")
         self.regenerate_button = _link_button("Regenerate")
+        self.continue_button = _link_button("Continue")
         self.edit_button = _link_button("Edit")
         footer.addWidget(self.stats_label, 1)
         for button, signal in (
             (self.copy_button, self.copy_clicked),
+            (self.continue_button, self.continue_clicked),
             (self.regenerate_button, self.regenerate_clicked),
             (self.edit_button, self.edit_clicked),
         ):
@@ -178,12 +184,17 @@ class MessageWidget(QFrame):
         self.copy_button.setVisible(not streaming)
 
     def set_outcome(self, stats: Mapping[str, object] | None, finish_reason: str | None) -> None:
+        self.finish_reason = finish_reason
         self.stats_label.setText(format_stats(stats))
         self.notice_label.setText(NOTICES.get(finish_reason or "", ""))
         self.notice_label.setVisible(bool(self.notice_label.text()))
 
     def set_actions(self, *, regenerate: bool, edit: bool) -> None:
+        """Regenerate (and Continue, for an answer that stopped short with some text)."""
         self.regenerate_button.setVisible(regenerate)
+        self.continue_button.setVisible(
+            regenerate and self.finish_reason in CONTINUABLE and bool(self.content)
+        )
         self.edit_button.setVisible(edit)
 
     def set_reasoning_shown(self, shown: bool) -> None:
@@ -221,6 +232,7 @@ class ChatView(QWidget):
 
     copy_requested = Signal(int)
     regenerate_requested = Signal()
+    continue_requested = Signal()
     edit_requested = Signal()
     citation_clicked = Signal(str)
 
@@ -322,6 +334,7 @@ class ChatView(QWidget):
         widget = MessageWidget(role)
         widget.copy_clicked.connect(lambda: self._copy(widget))
         widget.regenerate_clicked.connect(self.regenerate_requested)
+        widget.continue_clicked.connect(self.continue_requested)
         widget.edit_clicked.connect(self.edit_requested)
         widget.citation_clicked.connect(self.citation_clicked)
         self._column.insertWidget(self._column.count() - 1, widget)

@@ -1,8 +1,9 @@
 """The side panel listing attached documents, their reading progress and how they fit.
 
-The panel is a pure view of `DocumentCard` values pushed by the main window: it never opens a
-file or asks the model anything, so it can be redrawn from state at any time (a card is
-rebuilt rather than patched). User intent leaves as signals: drop, attach, remove, cancel.
+The panel is a pure view of `DocumentCard` values (core/chat/cards.py) pushed by the window:
+it never opens a file or asks the model anything, so it can be redrawn from state at any
+time (a card is rebuilt rather than patched). User intent leaves as signals: drop, attach,
+remove, cancel.
 
 Colours come from the palette so dark and light themes both work; the only fixed colours are
 the warning/error tints, picked per theme lightness so they stay readable on either.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QMimeData, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -38,25 +38,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.chat.cards import DocState, DocumentCard, Fit
+
 EMPTY_HINT = "Drop PDF, DOCX or text files here, or click Attach…"
 NBSP = "\u00a0"
 #: (light theme, dark theme): dark text on light backgrounds, light text on dark ones.
 _TINTS = {"warning": ("#9a6700", "#e3b341"), "error": ("#cf222e", "#ff7b72")}
-
-
-@dataclass(frozen=True)
-class DocumentCard:
-    """What the panel shows for one document; the window derives it from its own state."""
-
-    key: str
-    name: str
-    type: str
-    pages: int | None
-    tokens: int | None
-    verdict: str
-    warnings: tuple[str, ...]
-    state: str  # "loading" | "reading" | "ready" | "error"
-    error: str = ""
 
 
 def format_duration(seconds: float) -> str:
@@ -98,9 +85,8 @@ def card_summary(card: DocumentCard) -> str:
         parts.append(f"{card.pages:,} page" + ("" if card.pages == 1 else "s"))
     if card.tokens is not None:
         parts.append(f"{card.tokens:,} tokens")
-    status = {"loading": "opening…", "reading": "reading…"}.get(card.state)
-    if status:
-        parts.append(status if parts else status.capitalize())
+    if card.state is DocState.LOADING:
+        parts.append("opening…" if parts else "Opening…")
     return " · ".join(parts)
 
 
@@ -195,10 +181,10 @@ class _CardWidget(QFrame):
         summary = card_summary(card)
         if summary:
             layout.addWidget(_label(summary, muted=True))
-        if card.state == "error":
+        if card.state is DocState.ERROR:
             self._add_tinted(layout, card.error or "Could not read this document.", "error")
         elif card.verdict:
-            if "passages" in card.verdict.lower():
+            if card.fit is Fit.PASSAGES:  # only parts reach the model: a warning
                 self._add_tinted(layout, card.verdict, "warning")
             else:
                 layout.addWidget(_label(card.verdict, muted=True))
@@ -224,7 +210,7 @@ class _CardWidget(QFrame):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
         palette = self.palette()
-        error = self.card.state == "error"
+        error = self.card.state is DocState.ERROR
         border = _tint("error", palette) if error else palette.color(QPalette.ColorRole.Mid)
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -60,8 +60,8 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
         QMessageBox.critical(None, "Folio", str(exc))
         return 2
     # Imported only by the start that opens the window (about a second: the model's stack).
+    from desktop_app.core.chat.session_host import SessionHost
     from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.session_host import SessionHost
     from desktop_app.ui.theme import apply_theme
 
     app.setWindowIcon(QIcon(str(paths.resource_path("folio.svg"))))
@@ -95,30 +95,28 @@ def _smoke(app, window) -> int:
     """Build the window, load the model, answer one short question, exit 0."""
     from PySide6.QtCore import QTimer
 
-    from desktop_app.core.llm.events import Done
-
     outcome: dict[str, object] = {}
 
-    def finished(rid: int, value: object) -> None:
-        if isinstance(value, Done):
-            outcome["done"] = value
-            app.quit()
+    def ended(finish_reason: str, stats: object) -> None:
+        outcome["finish_reason"], outcome["stats"] = finish_reason, stats
+        app.quit()
 
-    def failed(rid: int, message: str) -> None:
+    def failed(message: str) -> None:
         outcome["error"] = message
         app.quit()
 
-    window.worker.finished.connect(finished)
-    window.worker.failed.connect(failed)
-    QTimer.singleShot(0, lambda: window.send(SMOKE_QUESTION))
+    window.answer_ended.connect(ended)
+    window.error_shown.connect(failed)
+    QTimer.singleShot(0, lambda: window.controller.send(SMOKE_QUESTION))
     QTimer.singleShot(SMOKE_TIMEOUT_MS, app.quit)
     app.exec()
     window.close()
-    done = outcome.get("done")
-    if isinstance(done, Done) and done.stats.decode_tokens > 0:
-        print(f"smoke test ok: {done.stats.decode_tokens} tokens, {done.stats.placement}")
+    stats = outcome.get("stats")
+    if isinstance(stats, dict) and stats["decode_tokens"] > 0:
+        print(f"smoke test ok: {stats['decode_tokens']} tokens, {stats['placement']}")
         return 0
-    print(f"smoke test failed: {outcome.get('error', 'no answer in time')}", file=sys.stderr)
+    why = outcome.get("error") or outcome.get("finish_reason") or "no answer in time"
+    print(f"smoke test failed: {why}", file=sys.stderr)
     return 1
 
 

@@ -1,27 +1,25 @@
 """The main window: conversations on the left, the chat in the middle, documents on the right.
 
-The window owns the `Store` (what the user creates) and an `EngineWorker`
-(the one thread that owns the model). Everything slow — loading the model,
-reading documents, prefill, answering — is a job on that worker; the window
-reacts to its signals. Each answer is tied to the conversation and message
-row it belongs to, so switching conversations mid-answer or closing the
-window never sends text to the wrong place or loses it: the user message is
-saved before the model starts and the answer is saved as it grows.
+The window is a view of the `ChatController` (core/chat/controller.py), which runs the answer
+lifecycle: the window turns clicks into the controller's commands and renders what the
+controller tells it (it implements `ConversationView`). It never tracks requests itself, so
+an answer keeps streaming into its own conversation whatever the user opens meanwhile.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -31,8 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import settings as settings_mod
+from desktop_app.core.chat.cards import DocumentCard
+from desktop_app.core.chat.controller import ChatController
+from desktop_app.core.chat.session_host import Opened, SessionHost
+from desktop_app.core.chat.view import ShownMessage
 from desktop_app.core.history.store import Store
-from desktop_app.core.llm.events import Done
+from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.models.locator import resolve_model
 from desktop_app.errors import FolioError
 from desktop_app.ui.chat_markdown import format_stats
@@ -40,72 +42,57 @@ from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.citations import CitationLookup
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
+from desktop_app.ui.dialogs.models_page import format_progress
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
-from desktop_app.ui.document_actions import DocumentActions
 from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
-from desktop_app.ui.engine_worker import EngineWorker
-from desktop_app.ui.model_actions import ModelActions
-from desktop_app.ui.session_host import Opened, SessionHost
+from desktop_app.ui.qt_dispatch import QtDispatcher
 from desktop_app.ui.theme import apply_theme
 
-#: The growing answer is written to the database at least this often.
-SAVE_INTERVAL_MS = 1000
-#: How long Quit waits for the engine job in flight (a decode stops within about a second).
-SHUTDOWN_TIMEOUT_MS = 5000
-
-log = logging.getLogger(__name__)
+#: How long the "downloaded" notice stays in the status bar.
+NOTICE_MS = 15_000
 
 
-@dataclass
-class _Answer:
-    """An answer in flight: where it is saved and what has arrived so far."""
+class MainWindow(QMainWindow):
+    #: An answer in the open conversation ended: finish reason, stats (None if it never ran).
+    answer_ended = Signal(str, object)
+    #: An error was shown to the user.
+    error_shown = Signal(str)
 
-    conversation_id: int
-    message_id: int
-    answer: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-
-
-class MainWindow(DocumentActions, ModelActions, QMainWindow):
     def __init__(
-        self,
-        store: Store,
-        host: SessionHost,
-        worker: EngineWorker | None = None,
-        downloads: DownloadManager | None = None,
+        self, store: Store, host: SessionHost, downloads: DownloadManager | None = None
     ) -> None:
         super().__init__()
-        self.store = store
-        self.host = host
-        self.worker = worker or EngineWorker(self)
-        #: Documents are read on their own queue (each in a child process, isolated.py), so
-        #: a file dropped while an answer streams is read at once, beside it.
-        self.reader = EngineWorker(self)
         self.downloads = downloads or DownloadManager(self)
-        self.conversation_id: int | None = None
-        self._answers: dict[int, _Answer] = {}
-        self._prepare_when_done = False
-        self._open_request: int | None = None
-        self._warm_request: int | None = None
-        #: Document loads in flight: request id -> (conversation, card key, path).
-        self._loading: dict[int, tuple[int | None, str, str]] = {}
-        self._thinking = host.settings.thinking
         self._citations = CitationLookup()
-        self._closing = False
         self.setWindowTitle("Folio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self._build()
+        self.controller = ChatController(store, host, self, QtDispatcher(self))
         self._connect()
-        self._save_timer = QTimer(self, interval=SAVE_INTERVAL_MS, timeout=self._save_partial)
-        self._save_timer.start()
-        self._restore()
+        self.controller.restore()
+
+    # The controller's state, named for what callers and tests ask of the window.
+    @property
+    def store(self) -> Store:
+        return self.controller.store
+
+    @property
+    def host(self) -> SessionHost:
+        return self.controller.host
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.controller.conversation_id
+
+    @property
+    def preparing(self) -> bool:
+        return self.controller.preparing
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.sidebar = ConversationList()
-        left = self.sidebar
         self.chat = ChatView()
         self.composer = Composer()
         middle = QWidget()
@@ -114,7 +101,7 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         lay.addWidget(self.composer)
         self.documents = DocumentsPanel()
         split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (left, middle, self.documents):
+        for widget in (self.sidebar, middle, self.documents):
             split.addWidget(widget)
             split.setStretchFactor(split.count() - 1, 1 if widget is middle else 0)
         split.setSizes([240, 760, 300])
@@ -128,351 +115,83 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         bar.addPermanentWidget(self.download_label)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.context_meter)
+
+    def _connect(self) -> None:
+        c = self.controller
         for text, keys, slot in (
-            ("New chat", QKeySequence.StandardKey.New, self.new_conversation),
+            ("New chat", QKeySequence.StandardKey.New, c.new_conversation),
             ("Attach…", QKeySequence.StandardKey.Open, self.attach_files),
             ("Search", QKeySequence.StandardKey.Find, self.sidebar.search.setFocus),
-            ("Stop", QKeySequence(Qt.Key.Key_Escape), self.stop),
+            ("Stop", QKeySequence(Qt.Key.Key_Escape), c.stop),
             ("Settings…", QKeySequence("Ctrl+,"), self.open_settings),
             ("Models…", QKeySequence("Ctrl+M"), self.open_models),
             ("Quit", QKeySequence.StandardKey.Quit, self.close),
         ):
-            action = QAction(text, self, shortcut=keys, triggered=slot)
-            self.addAction(action)
-
-    def _connect(self) -> None:
-        w = self.worker
-        w.delta.connect(self._on_delta)
-        w.progress.connect(self._on_progress)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.result.connect(self._on_result)
-        w.cancelled.connect(self._on_cancelled)
-        self._connect_reader()
-        self.sidebar.new_requested.connect(self.new_conversation)
-        self.sidebar.search_changed.connect(self._refresh_list)
-        self.sidebar.picked.connect(self.open_conversation)
+            self.addAction(QAction(text, self, shortcut=keys, triggered=slot))
+        self.sidebar.new_requested.connect(c.new_conversation)
+        self.sidebar.search_changed.connect(self.conversations_changed)
+        self.sidebar.picked.connect(c.open_conversation)
         self.sidebar.rename_requested.connect(self.rename_conversation)
         self.sidebar.delete_requested.connect(self.delete_conversation)
-        self.composer.send_requested.connect(self.send)
-        self.composer.stop_requested.connect(self.stop)
-        self.composer.draft_changed.connect(self._save_draft)
-        self.composer.thinking_toggled.connect(self._set_thinking)
-        self.composer.files_pasted.connect(self.add_files)
-        self._connect_downloads()
-        self.documents.files_dropped.connect(self.add_files)
+        self.composer.send_requested.connect(c.send)
+        self.composer.stop_requested.connect(c.stop)
+        self.composer.draft_changed.connect(c.save_draft)
+        self.composer.thinking_toggled.connect(lambda on: setattr(c, "thinking", on))
+        self.composer.files_pasted.connect(c.add_files)
+        self.documents.files_dropped.connect(c.add_files)
         self.documents.attach_requested.connect(self.attach_files)
-        self.documents.remove_requested.connect(self._remove_document)
-        self.documents.cancel_requested.connect(self._cancel_reading)
-        self.chat.regenerate_requested.connect(self.regenerate)
-        self.chat.edit_requested.connect(self._edit_last)
-        self.chat.citation_clicked.connect(self._show_citation)
+        self.documents.remove_requested.connect(c.remove_document)
+        self.documents.cancel_requested.connect(c.cancel_reading)
+        self.chat.regenerate_requested.connect(c.regenerate)
+        self.chat.continue_requested.connect(c.continue_answer)
+        self.chat.edit_requested.connect(self.edit_last)
+        self.chat.citation_clicked.connect(
+            lambda label: self._citations.look_up(c.document_paths(), label)
+        )
         self._citations.found.connect(self._on_citation)
+        self.downloads.changed.connect(self._show_downloads)
+        self.downloads.downloaded.connect(self._on_model_downloaded)
+        self.download_label.linkActivated.connect(lambda _link: self.open_models())
+        self._show_downloads()
 
-    # ------------------------------------------------------------ conversations
-    def _restore(self) -> None:
-        saved = self.store.app_state("open_conversation")
-        rows = self.store.list_conversations()
-        target = next((r.id for r in rows if saved and str(r.id) == saved), None)
-        if target is None:
-            target = rows[0].id if rows else self.store.create_conversation().id
-        self._refresh_list()
-        self.open_conversation(target)
+    # ------------------------------------------------- commands that need a dialog
+    def attach_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Attach documents", str(Path.home()),
+            "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm);;All files (*)",
+        )  # fmt: skip
+        if paths:
+            self.controller.add_files(paths)
 
-    def _refresh_list(self) -> None:
-        rows = self.store.list_conversations(self.sidebar.query())
-        self.sidebar.show_rows(rows, self.conversation_id)
+    def open_files(self, paths: Sequence[str]) -> None:
+        """Documents Folio was asked to open (command line, a second start, the OS)."""
+        self.controller.open_files(paths)
 
     def rename_conversation(self) -> None:
         row = self.store.conversation(self.conversation_id or 0)
         if row is None:
             return
         title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=row.title)
-        if ok and title.strip():
-            self.store.rename_conversation(row.id, title.strip())
-            self._refresh_list()
+        if ok:
+            self.controller.rename_conversation(row.id, title)
 
     def delete_conversation(self) -> None:
-        cid = self.conversation_id
-        row = self.store.conversation(cid or 0)
+        row = self.store.conversation(self.conversation_id or 0)
         if row is None:
             return
         answer = QMessageBox.question(
             self, "Delete chat", f"Delete “{row.title}” and its messages?"
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.delete_conversation(row.id)
+
+    def edit_last(self) -> None:
+        question = self.controller.last_question()
+        if question is None:
             return
-        for rid, state in list(self._answers.items()):
-            if state.conversation_id == cid:
-                self.worker.cancel(rid)
-        self.store.delete_conversation(row.id)
-        rows = self.store.list_conversations()
-        self.open_conversation(rows[0].id if rows else self.store.create_conversation().id)
-        self._refresh_list()
-
-    def new_conversation(self) -> None:
-        self.open_conversation(self.store.create_conversation().id)
-        self._refresh_list()
-
-    def open_files(self, paths: Sequence[str]) -> None:
-        """Open documents Folio was asked to open (command line, a second start, the OS).
-
-        Each such request is its own task, so it gets a new chat rather than joining
-        whatever conversation happens to be on screen, unless that chat is still blank (the
-        one a start opens): a double-clicked PDF must not leave an empty "New chat" behind.
-        """
-        if paths:
-            if not self._is_blank(self.conversation_id):
-                self.new_conversation()
-            self.add_files(list(paths))
-
-    def _is_blank(self, conversation_id: int | None) -> bool:
-        """No messages, documents or draft: nothing would be lost or mixed by reusing it."""
-        return conversation_id is not None and not (
-            self.store.messages(conversation_id)
-            or self.store.documents(conversation_id)
-            or self.store.draft(conversation_id).strip()
-        )
-
-    def open_conversation(self, conversation_id: int) -> None:
-        """Show a conversation at once; its session is prepared on the engine thread.
-
-        An answer streaming in another conversation goes on: it is bound to its own
-        conversation and saved there; only the pre-reading of the old documents stops.
-        """
-        self.worker.cancel(self._warm_request)
-        self.documents.clear_progress()  # progress shown belongs to the chat being left
-        self.conversation_id = conversation_id
-        self.store.set_app_state("open_conversation", str(conversation_id))
-        self._reload_chat()
-        self.composer.set_text(self.store.draft(conversation_id))
-        self.composer.set_busy(self._busy_here())
-        docs = self.store.documents(conversation_id)
-        cards = [
-            self._card(d.sha256, d.title, d.type, d.pages, d.tokens, d.warnings, "loading")
-            for d in docs
-        ]
-        self.documents.set_cards([*cards, *self._loading_cards()])
-        self._prepare()
-
-    def _prepare(self) -> None:
-        """(Re)open the model session for the current conversation, then pre-read documents.
-
-        While an answer of this conversation is still in flight the reopen waits for it to
-        end (`_answer_ended`): the session must be rebuilt from the finished turn, not from
-        the part saved so far.
-        """
-        if self._closing:  # results still arriving during shutdown start nothing new
-            return
-        cid = self.conversation_id
-        assert cid is not None
-        if self._busy_here():
-            self._prepare_when_done = True
-            return
-        self._prepare_when_done = False
-        attached = [(d.path, d.sha256) for d in self.store.documents(cid)]
-        msgs = self.store.messages(cid)
-        turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
-                 if u.role == "user" and a.role == "assistant"]  # fmt: skip
-        self._open_request = self.worker.call(lambda cancel: self.host.open(attached, turns))
-
-    # ------------------------------------------------------------------ asking
-    def _busy_here(self) -> bool:
-        """Whether the conversation on screen has an answer in flight (running or queued)."""
-        return any(a.conversation_id == self.conversation_id for a in self._answers.values())
-
-    def send(self, text: str) -> None:
-        if self._busy_here() or self.conversation_id is None:
-            return  # one answer per conversation; the composer shows Stop meanwhile
-        cid = self.conversation_id
-        self.store.add_message(cid, "user", text)
-        self.chat.add_user_message(text)
-        self.composer.clear()
-        self.store.set_draft(cid, "")
-        self._start_answer(lambda c, q=text, t=self._thinking: self.host.ask(q, t, c))
-        self._retitle(cid, text)
-
-    def regenerate(self) -> None:
-        self._replace_last_answer(lambda c, t=self._thinking: self.host.regenerate(t, c))
-
-    def _edit_last(self) -> None:
-        msgs = self.store.messages(self.conversation_id or 0)
-        last_user = next((m for m in reversed(msgs) if m.role == "user"), None)
-        if last_user is None:
-            return
-        text, ok = QInputDialog.getMultiLineText(self, "Edit question", "Question:",
-                                                 last_user.content)  # fmt: skip
-        if ok and text.strip():
-            self.store.update_message(last_user.id, content=text)
-            self._replace_last_answer(
-                lambda c, q=text, t=self._thinking: self.host.edit_last(q, t, c)
-            )
-
-    def _replace_last_answer(self, job) -> None:
-        msgs = self.store.messages(self.conversation_id or 0)
-        if msgs and msgs[-1].role == "assistant":
-            self.store.delete_message(msgs[-1].id)
-        self._reload_chat()
-        self._start_answer(job)
-
-    def _reload_chat(self) -> None:
-        """Show the conversation's messages; an answer of it still in flight streams on."""
-        cid = self.conversation_id or 0
-        live = next((a for a in self._answers.values() if a.conversation_id == cid), None)
-        msgs = [m for m in self.store.messages(cid) if live is None or m.id != live.message_id]
-        # Every answer that ends gets a finish reason; one without it was cut short by a
-        # crash or kill (its text saved once a second) and must not pass for a finished one.
-        self.chat.set_messages([(m.role, m.content, m.reasoning, m.stats,
-                                 m.finish_reason or ("interrupted" if m.role == "assistant"
-                                                     else None))
-                                for m in msgs])  # fmt: skip
-        if live is not None:
-            self.chat.begin_answer()
-            self.chat.append_delta("".join(live.answer), "".join(live.reasoning))
-
-    def _start_answer(self, job) -> None:
-        cid = self.conversation_id
-        assert cid is not None
-        row = self.store.add_message(cid, "assistant", "")
-        self.chat.begin_answer()
-        self.composer.set_busy(True)
-        rid = self.worker.submit(job)
-        self._answers[rid] = _Answer(cid, row.id)
-
-    def stop(self) -> None:
-        """Stop this conversation's answer, running or still queued (nothing else).
-
-        A queued answer (e.g. behind a long document pre-read) ends here and now: the
-        worker would report it only when its turn came, minutes later perhaps.
-        """
-        for rid, state in list(self._answers.items()):
-            if state.conversation_id != self.conversation_id:
-                continue
-            self.worker.cancel(rid)
-            if self.worker.current() != rid:
-                self._on_cancelled(rid)
-
-    def _set_thinking(self, on: bool) -> None:
-        self._thinking = on
-
-    def _retitle(self, cid: int, text: str) -> None:
-        row = self.store.conversation(cid)
-        if row is not None and row.title == "New chat":
-            self.store.rename_conversation(cid, text.strip().splitlines()[0][:60])
-            self._refresh_list()
-
-    # ----------------------------------------------------------- worker events
-    def _on_delta(self, rid: int, answer: str, reasoning: str) -> None:
-        state = self._answers.get(rid)
-        if state is None:
-            return
-        if not state.answer and state.conversation_id == self.conversation_id:
-            self.documents.clear_progress()  # the prompt is read: the answer itself shows now
-        state.answer.append(answer)
-        state.reasoning.append(reasoning)
-        if state.conversation_id == self.conversation_id:
-            self.chat.append_delta(answer, reasoning)
-
-    def _on_progress(self, rid: int, done: int, total: int, rate: float, eta: float) -> None:
-        if rid == self._warm_request:
-            self.documents.set_progress(done, total, rate, eta, "Reading documents")
-        elif rid in self._answers and self._answers[rid].conversation_id == self.conversation_id:
-            self.documents.set_progress(done, total, rate, eta, "Reading")
-
-    def _on_finished(self, rid: int, value: object) -> None:
-        self.documents.clear_progress()
-        state = self._answers.pop(rid, None)
-        if state is not None and isinstance(value, Done):
-            stats = value.stats.as_dict()
-            self.store.update_message(state.message_id, content=value.answer,
-                                      reasoning=value.reasoning, stats=stats,
-                                      finish_reason=value.finish_reason)  # fmt: skip
-            if state.conversation_id == self.conversation_id:
-                self.chat.end_answer(stats, value.finish_reason)
-                self.speed_label.setText(format_stats(stats))
-                used = value.stats.prompt_tokens + value.stats.decode_tokens
-                self.context_meter.setValue(min(used, self.context_meter.maximum()))
-        if rid == self._warm_request:
-            self._warm_request = None
-        if state is not None:
-            self._answer_ended(state)
-
-    def _on_result(self, rid: int, value: object) -> None:
-        if rid == self._open_request and isinstance(value, Opened):
-            self._on_opened(value)
-
-    @property
-    def preparing(self) -> bool:
-        """True while the session is being opened or the documents pre-read."""
-        return self._open_request is not None or self._warm_request is not None
-
-    def _on_opened(self, opened: Opened) -> None:
-        self._open_request = None
-        if self._closing:
-            return
-        self.model_label.setText(f"{opened.model} · {opened.placement}")
-        self.context_meter.setRange(0, opened.n_ctx)
-        self.context_meter.setFormat(f"%v / {opened.n_ctx:,} tokens")
-        self.composer.set_thinking(self._thinking, supported=opened.thinking_supported)
-        cards = []
-        for d in self.store.documents(self.conversation_id or 0):
-            pages, tokens = opened.document_sizes.get(d.sha256, (d.pages, d.tokens))
-            d = dataclasses.replace(d, pages=pages, tokens=tokens)
-            warnings = (*d.warnings, *filter(None, [opened.notes.get(d.sha256)]))
-            if d.sha256 in opened.unavailable:  # left out of the model's view: say so
-                cards.append(
-                    self._card(
-                        d.sha256,
-                        d.title,
-                        d.type,
-                        d.pages,
-                        None,
-                        warnings,
-                        "error",
-                        error=opened.unavailable[d.sha256],
-                    )
-                )
-            else:
-                cards.append(self._card(d.sha256, d.title, d.type, d.pages, d.tokens, warnings,
-                                        "ready", verdict=opened.plan))  # fmt: skip
-        self.documents.set_cards([*cards, *self._loading_cards()])
-        for sha256, path in opened.needs_password.items():
-            self._ask_password(path, opened.unavailable[sha256])
-        if cards and opened.plan_mode == "whole":
-            self._warm_request = self.worker.submit(lambda c: self.host.warm_up(c))
-
-    def _answer_ended(self, state: _Answer) -> None:
-        """After an answer's terminal signal: the composer, and a reopen that waited for it."""
-        self.composer.set_busy(self._busy_here())
-        if state.conversation_id == self.conversation_id and self._prepare_when_done:
-            self._prepare()
-
-    def _on_cancelled(self, rid: int) -> None:
-        """A job cancelled before it ran: end whatever waited for it, as if it had stopped."""
-        if rid in self._answers:
-            state = self._answers.pop(rid)
-            self.store.update_message(state.message_id, finish_reason="cancelled")
-            if state.conversation_id == self.conversation_id:
-                self.chat.end_answer(None, "cancelled")
-            self._answer_ended(state)
-        elif rid == self._open_request:
-            self._open_request = None
-        elif rid == self._warm_request:
-            self._warm_request = None
-
-    def _on_failed(self, rid: int, message: str) -> None:
-        self.documents.clear_progress()
-        state = self._answers.pop(rid, None)
-        if state is not None:
-            self.store.update_message(state.message_id, content="".join(state.answer),
-                                      finish_reason="error")  # fmt: skip
-            if state.conversation_id == self.conversation_id:
-                self.chat.end_answer(None, "error")
-            self._answer_ended(state)
-        if rid == self._open_request:
-            self._open_request = None
-            self.model_label.setText(f"Model not ready: {message}")
-        QMessageBox.warning(self, "Folio", message)
+        text, ok = QInputDialog.getMultiLineText(self, "Edit question", "Question:", question)
+        if ok:
+            self.controller.edit_last(text)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.host.settings, self, downloads=self.downloads)
@@ -489,17 +208,48 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         try:
             model_path = resolve_model(new.model_path, None)
         except FolioError as exc:
-            QMessageBox.warning(self, "Folio", str(exc))
+            self.show_error(str(exc))
             return
         if needs_reload(self.host.settings, new):
             self.model_label.setText("Reloading the model with the new settings…")
-        self.worker.call(lambda c: self.host.reconfigure(model_path, new))
-        self._thinking = new.thinking
-        self._prepare()  # the system prompt or sampling may have changed too
+        self.controller.reconfigure(model_path, new)
 
-    def _show_citation(self, label: str) -> None:
-        paths = [d.path for d in self.store.documents(self.conversation_id or 0)]
-        self._citations.look_up(paths, label)
+    def open_models(self) -> QWidget:
+        """The models dialog (first run and Ctrl+M): pick, find or download a model."""
+        from desktop_app.ui.dialogs.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self.downloads, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # reopening builds a new one
+        dialog.model_chosen.connect(self.use_model)
+        dialog.show()
+        return dialog
+
+    def use_model(self, path: str) -> None:
+        self.controller.use_model(path)
+
+    def _on_model_downloaded(self, name: str, path: str) -> None:
+        """A finished download replaces the demo model; a chosen model stays until asked.
+        The saved settings decide (not the host's, updated only when the engine thread gets
+        to the switch), so two downloads finishing together switch once."""
+        if settings_mod.load().model_path is None:
+            self.use_model(path)
+            self.statusBar().showMessage(f"{name} downloaded; Folio now uses it.", NOTICE_MS)
+        else:
+            self.statusBar().showMessage(
+                f"{name} downloaded. Choose it in Models (Ctrl+M) to use it.", NOTICE_MS
+            )
+
+    def _show_downloads(self, _name: str = "") -> None:
+        """ "Downloading Qwen3.5-9B: 41 % · 12 MB/s · 5 min left" while any download runs."""
+        parts = []
+        for job in (j for j in self.downloads.jobs() if j.busy):
+            p = job.progress
+            done = f"{p.done / p.total:.0%} · {format_progress(p)}" if p and p.total else "…"
+            parts.append(f"{job.entry.name}: {done}")
+        self.download_label.setText(
+            f'<a href="models">Downloading</a> {"; ".join(parts)}' if parts else ""
+        )
+        self.download_label.setVisible(bool(parts))
 
     def _on_citation(self, label: str, where: str, text: str) -> None:
         box = QMessageBox(self)
@@ -508,16 +258,71 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
         box.setDetailedText(text)
         box.show()
 
-    # ------------------------------------------------------------- persistence
-    def _save_partial(self) -> None:
-        """Save every growing answer (at least once a second): a crash loses little."""
-        for state in self._answers.values():
-            self.store.update_message(state.message_id, content="".join(state.answer),
-                                      reasoning="".join(state.reasoning))  # fmt: skip
+    # ------------------------------------------- ConversationView: what the controller shows
+    def show_messages(self, messages: Sequence[ShownMessage]) -> None:
+        self.chat.set_messages(messages)
 
-    def _save_draft(self, text: str) -> None:
-        if self.conversation_id is not None:
-            self.store.set_draft(self.conversation_id, text)
+    def add_user_message(self, text: str) -> None:
+        self.chat.add_user_message(text)
+
+    def begin_answer(self) -> None:
+        self.chat.begin_answer()
+
+    def append_answer(self, answer: str, reasoning: str) -> None:
+        self.chat.append_delta(answer, reasoning)
+
+    def end_answer(self, stats: dict | None, finish_reason: str) -> None:
+        self.chat.end_answer(stats, finish_reason)
+        self.answer_ended.emit(finish_reason, stats)
+
+    def answer_stats(self, stats: dict, used_tokens: int) -> None:
+        self.speed_label.setText(format_stats(stats))
+        self.context_meter.setValue(min(used_tokens, self.context_meter.maximum()))
+
+    def set_busy(self, busy: bool) -> None:
+        self.composer.set_busy(busy)
+
+    def show_draft(self, text: str) -> None:
+        self.composer.set_text(text)
+
+    def show_progress(self, progress: PrefillProgress, label: str, unit: str) -> None:
+        rate = math.nan if progress.tokens_per_s is None else progress.tokens_per_s
+        eta = math.nan if progress.eta_s is None else progress.eta_s
+        self.documents.set_progress(progress.done, progress.total, rate, eta, label, unit)
+
+    def clear_progress(self) -> None:
+        self.documents.clear_progress()
+
+    def show_cards(self, cards: Sequence[DocumentCard]) -> None:
+        self.documents.set_cards(cards)
+
+    def update_card(self, card: DocumentCard) -> None:
+        self.documents.update_card(card)
+
+    def remove_card(self, key: str) -> None:
+        self.documents.remove_card(key)
+
+    def session_opened(self, opened: Opened) -> None:
+        self.model_label.setText(f"{opened.model} · {opened.placement}")
+        self.context_meter.setRange(0, opened.n_ctx)
+        self.context_meter.setFormat(f"%v / {opened.n_ctx:,} tokens")
+        self.composer.set_thinking(self.controller.thinking, supported=opened.thinking_supported)
+
+    def model_status(self, text: str) -> None:
+        self.model_label.setText(text)
+
+    def conversations_changed(self) -> None:
+        rows = self.store.list_conversations(self.sidebar.query())
+        self.sidebar.show_rows(rows, self.conversation_id)
+
+    def show_error(self, message: str) -> None:
+        self.error_shown.emit(message)
+        QMessageBox.warning(self, "Folio", message)
+
+    def ask_password(self, path: str, message: str) -> str | None:
+        password, ok = QInputDialog.getText(self, "Password", message,
+                                            QLineEdit.EchoMode.Password)  # fmt: skip
+        return password if ok else None
 
     # ------------------------------------------------------------ drag & drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
@@ -527,22 +332,12 @@ class MainWindow(DocumentActions, ModelActions, QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
-            self.add_files(paths)
+            self.controller.add_files(paths)
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        """Stop cleanly: the answer in flight ends within a token and is saved."""
-        self._closing = True
-        if self.conversation_id is not None:
-            self.store.set_draft(self.conversation_id, self.composer.text())
-        # Stop aborts a decode between graph nodes, so the job in flight ends within about
-        # a second even mid-prefill; the model is then freed on the engine thread. The final
-        # deltas and `finished` are delivered before shutdown returns, so the answer is saved.
-        self.reader.shutdown()  # stops a document being read (its child is killed)
-        if not self.worker.shutdown(SHUTDOWN_TIMEOUT_MS, last=self.host.close):
-            # Never free memory a decode may still be using: the process exit reclaims it.
-            log.error("the engine did not stop in %d ms; quitting without freeing it",
-                      SHUTDOWN_TIMEOUT_MS)  # fmt: skip
+        """Stop cleanly: the answer in flight ends within about a second and is saved."""
+        self.controller.save_draft(self.composer.text())
+        self.controller.shutdown()
         self.downloads.shutdown()  # pauses them; the next start shows them paused
-        self._save_partial()
         event.accept()

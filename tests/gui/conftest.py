@@ -11,6 +11,17 @@ from desktop_app.ui.main_window import MainWindow
 from tests.fixtures.fake_host import FakeHost
 
 
+@pytest.fixture(autouse=True)
+def warnings_shown(monkeypatch) -> list[str]:
+    """The warning dialogs the window showed: recorded instead of blocking the test (a modal
+    box offscreen waits forever for a click)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    return shown
+
+
 @pytest.fixture
 def make_window(qtbot, folio_home: Path):
     made: list[MainWindow] = []

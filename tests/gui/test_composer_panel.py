@@ -14,10 +14,11 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QPlainTextEdit, QPushButton, QToolButton
 
+from desktop_app.core.chat.cards import DocState, DocumentCard, Fit
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.documents_panel import (
-    DocumentCard,
     DocumentsPanel,
+    _CardWidget,
     card_summary,
     format_duration,
     format_progress,
@@ -49,7 +50,7 @@ def _action(composer: Composer) -> QPushButton:
     return composer.findChild(QPushButton)
 
 
-def _card(key: str, state: str = "ready", **kw) -> DocumentCard:
+def _card(key: str, state: DocState = DocState.READY, **kw) -> DocumentCard:
     fields = dict(name=f"{key}.pdf", type="pdf", pages=12, tokens=8431, verdict="", warnings=())
     fields.update(kw)
     return DocumentCard(key=key, state=state, **fields)
@@ -187,8 +188,8 @@ def test_cards_add_replace_remove(panel: DocumentsPanel) -> None:
     assert panel.card_count() == 0
     panel.set_cards([_card("a"), _card("b")])
     assert panel.card_count() == 2
-    panel.update_card(_card("a", state="error", error="Encrypted PDF"))
-    panel.update_card(_card("c", state="reading"))
+    panel.update_card(_card("a", state=DocState.ERROR, error="Encrypted PDF"))
+    panel.update_card(_card("c", state=DocState.LOADING))
     assert panel.card_count() == 3
     panel.remove_card("b")
     panel.remove_card("nope")
@@ -200,8 +201,22 @@ def test_cards_add_replace_remove(panel: DocumentsPanel) -> None:
 def test_card_summary() -> None:
     assert card_summary(_card("a")) == "12 pages · 8,431 tokens"
     assert card_summary(_card("a", pages=1, tokens=None)) == "1 page"
-    assert card_summary(_card("a", state="loading", pages=None, tokens=None)) == "Opening…"
-    assert card_summary(_card("a", state="reading", pages=3, tokens=None)) == "3 pages · reading…"
+    assert card_summary(_card("a", state=DocState.LOADING, pages=None, tokens=None)) == "Opening…"
+    assert card_summary(_card("a", state=DocState.LOADING, pages=3, tokens=None)) == (
+        "3 pages · opening…"
+    )
+
+
+def test_only_a_passages_verdict_is_a_warning(qtbot) -> None:
+    """The fit decides the tint, whatever the verdict's words are."""
+    whole = _CardWidget(_card("a", verdict="whole document in view", fit=Fit.WHOLE))
+    parts = _CardWidget(_card("b", verdict="too large: matching excerpts", fit=Fit.PASSAGES))
+    for widget in (whole, parts):
+        qtbot.addWidget(widget)
+    assert [label.text() for label, kind in whole._tinted] == []
+    assert [(label.text(), kind) for label, kind in parts._tinted] == [
+        ("too large: matching excerpts", "warning")
+    ]
 
 
 def test_progress_text_formatting(panel: DocumentsPanel) -> None:

@@ -14,12 +14,12 @@ from tests.fixtures.fake_host import FakeHost
 
 
 def wait_idle(qtbot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window._answers, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.controller.answering, timeout=10_000)
 
 
 def test_answer_streams_and_is_saved(qtbot, make_window):
     window = make_window()
-    window.send("What is the fee?")
+    window.controller.send("What is the fee?")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
     wait_idle(qtbot, window)
     messages = window.store.messages(window.conversation_id)
@@ -34,9 +34,9 @@ def test_answer_streams_and_is_saved(qtbot, make_window):
 
 def test_stop_keeps_the_partial_answer(qtbot, make_window):
     window = make_window(FakeHost(delay_s=0.05))
-    window.send("Tell me everything.")
+    window.controller.send("Tell me everything.")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
-    window.stop()
+    window.controller.stop()
     wait_idle(qtbot, window)
     answer = window.store.messages(window.conversation_id)[-1]
     assert answer.finish_reason == "cancelled"
@@ -46,10 +46,10 @@ def test_stop_keeps_the_partial_answer(qtbot, make_window):
 def test_switching_conversations_mid_answer_sends_text_to_the_right_chat(qtbot, make_window):
     window = make_window(FakeHost(delay_s=0.01))
     first = window.conversation_id
-    window.send("First question")
+    window.controller.send("First question")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
     assert window.documents.progress_text() == ""  # reading the prompt is over
-    window.new_conversation()
+    window.controller.new_conversation()
     second = window.conversation_id
     assert second != first and window.chat.message_count() == 0
     wait_idle(qtbot, window)
@@ -59,7 +59,7 @@ def test_switching_conversations_mid_answer_sends_text_to_the_right_chat(qtbot, 
     assert saved.content == "Answer to: First question " + "more words " * 30
     assert saved.finish_reason == "stop"
     # Coming back shows the finished answer, and the composer takes the next question.
-    window.open_conversation(first)
+    window.controller.open_conversation(first)
     assert window.chat.message(1).content == saved.content
     assert window.chat.message(1).notice_label.text() == ""  # not "Stopped"
     assert window.composer._action.text() == "Send"
@@ -67,7 +67,7 @@ def test_switching_conversations_mid_answer_sends_text_to_the_right_chat(qtbot, 
 
 def test_restart_restores_conversation_and_draft(qtbot, make_window):
     window = make_window()
-    window.send("Remember me")
+    window.controller.send("Remember me")
     wait_idle(qtbot, window)
     window.composer.set_text("half-typed next question")
     cid = window.conversation_id
@@ -82,7 +82,7 @@ def test_restart_restores_conversation_and_draft(qtbot, make_window):
 
 def test_closing_mid_answer_saves_what_arrived(qtbot, make_window):
     window = make_window(FakeHost(delay_s=0.05))
-    window.send("Long answer please")
+    window.controller.send("Long answer please")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
     cid = window.conversation_id
     window.close()
@@ -115,8 +115,8 @@ def test_bad_file_shows_an_error_card(qtbot, make_window, tmp_path: Path, monkey
     bad = tmp_path / "photo.pdf"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     window = make_window()
-    window.add_files([str(bad)])
-    qtbot.waitUntil(lambda: window.documents.card_count() == 1 and not window._loading)
+    window.controller.add_files([str(bad)])
+    qtbot.waitUntil(lambda: window.documents.card_count() == 1 and not window.controller.reading)
     assert window.store.documents(window.conversation_id) == []
     card = window.documents.card(f"loading:{bad}")
     assert card.state == "error" and card.name == "photo.pdf"
@@ -125,9 +125,9 @@ def test_bad_file_shows_an_error_card(qtbot, make_window, tmp_path: Path, monkey
 
 def test_regenerate_replaces_the_last_answer(qtbot, make_window):
     window = make_window()
-    window.send("Question")
+    window.controller.send("Question")
     wait_idle(qtbot, window)
-    window.regenerate()
+    window.controller.regenerate()
     wait_idle(qtbot, window)
     messages = window.store.messages(window.conversation_id)
     assert [m.role for m in messages] == ["user", "assistant"]
@@ -144,7 +144,7 @@ def test_citation_shows_the_cited_page(qtbot, make_window, tmp_path: Path):
     assert where == "contract.pdf, [Page 2]" and "1,250 euros" in text
     assert find_unit([str(pdf)], "99") == ("", "")
     window = make_window()
-    window.add_files([str(pdf)])
+    window.controller.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     with qtbot.waitSignal(window._citations.found, timeout=5000) as blocker:
         window.chat.citation_clicked.emit("2")
@@ -160,7 +160,7 @@ def test_rename_and_delete_conversations(qtbot, make_window, monkeypatch):
     window.rename_conversation()
     assert window.store.conversation(first).title == "Contract review"
     assert window.sidebar.list.item(0).text() == "Contract review"
-    window.new_conversation()
+    window.controller.new_conversation()
     second = window.conversation_id
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)  # fmt: skip
@@ -190,7 +190,7 @@ def test_edit_last_question_resends_it(qtbot, make_window, monkeypatch):
     from PySide6.QtWidgets import QInputDialog
 
     window = make_window()
-    window.send("What is the fee?")
+    window.controller.send("What is the fee?")
     wait_idle(qtbot, window)
     monkeypatch.setattr(QInputDialog, "getMultiLineText",
                         lambda *a, **k: ("What is the deadline?", True))  # fmt: skip
@@ -222,7 +222,7 @@ def _encrypted_pdf_and_prompts(tmp_path: Path, monkeypatch) -> tuple[Path, list[
 def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path, monkeypatch):
     pdf, asked = _encrypted_pdf_and_prompts(tmp_path, monkeypatch)
     window = make_window()
-    window.add_files([str(pdf)])
+    window.controller.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     assert asked and "password-protected" in asked[0]
 
@@ -234,8 +234,12 @@ def test_extraction_reports_page_progress(qtbot, make_window, tmp_path: Path):
     pdf.write_bytes(make_long_pdf(40))
     window = make_window()
     seen: list[tuple[int, int]] = []
-    window.reader.progress.connect(lambda rid, done, total, rate, eta: seen.append((done, total)))
-    window.add_files([str(pdf)])
+    shown = window.show_progress  # the controller tells its view; record what it said
+    window.show_progress = lambda p, label, unit: (
+        seen.append((p.done, p.total)),
+        shown(p, label, unit),
+    )
+    window.controller.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     assert seen and seen[-1][1] == 40
     assert window.store.documents(window.conversation_id)[0].pages == 40
@@ -246,11 +250,11 @@ def test_closing_while_a_session_opens_starts_nothing_new(qtbot, make_window, tm
     doc.write_text("Some text.", encoding="utf-8")
     window = make_window()
     opened = len(window.host.opened)
-    window.add_files([str(doc)])
+    window.controller.add_files([str(doc)])
     window.close()  # results delivered during shutdown must not submit new jobs
     assert window.host.closed
     assert len(window.host.opened) == opened  # no session was reopened for the document
-    assert window._open_request is None and window._warm_request is None
+    assert not window.preparing
 
 
 def test_models_dialog_choice_switches_the_model(qtbot, make_window):
@@ -297,16 +301,16 @@ def _hold_engine(window: MainWindow, seconds: float) -> None:
     """Occupy the engine thread, so what is submitted next waits in the queue."""
     import time
 
-    window.worker.call(lambda cancel: time.sleep(seconds))
+    window.controller.engine.call(lambda cancel: time.sleep(seconds), lambda event: None)
 
 
 def test_coming_back_mid_answer_shows_it_streaming_to_the_end(qtbot, make_window):
     window = make_window(FakeHost(delay_s=0.01))
     first = window.conversation_id
-    window.send("First question")
+    window.controller.send("First question")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
-    window.new_conversation()
-    window.open_conversation(first)  # while the answer still streams
+    window.controller.new_conversation()
+    window.controller.open_conversation(first)  # while the answer still streams
     assert window.composer._action.text() == "Stop"
     wait_idle(qtbot, window)
     full = "Answer to: First question " + "more words " * 30
@@ -314,16 +318,16 @@ def test_coming_back_mid_answer_shows_it_streaming_to_the_end(qtbot, make_window
     assert window.chat.message(1).content == full
     assert window.store.messages(first)[-1].content == full
     # The session was reopened from the finished turn, not the part saved mid-stream.
-    qtbot.waitUntil(lambda: window._open_request is None)
+    qtbot.waitUntil(lambda: not window.preparing)
     assert window.host.opened[-1][1] == [("First question", full)]
 
 
 def test_stop_of_a_queued_answer_frees_the_composer(qtbot, make_window):
     window = make_window()
     _hold_engine(window, 3.0)  # e.g. a long document pre-read
-    window.send("Queued question")
-    window.stop()  # the answer never started: it ends now, not when its turn comes
-    assert not window._answers
+    window.controller.send("Queued question")
+    window.controller.stop()  # the answer never started: it ends now, not when its turn comes
+    assert not window.controller.answering
     assert window.composer._action.text() == "Send"
     answer = window.store.messages(window.conversation_id)[-1]
     assert (answer.role, answer.content, answer.finish_reason) == ("assistant", "", "cancelled")
@@ -335,10 +339,10 @@ def test_cancelling_a_queued_extraction_removes_its_card(qtbot, make_window, tmp
     doc.write_text("Some text.", encoding="utf-8")
     window = make_window()
     _hold_engine(window, 0.5)
-    window.add_files([str(doc)])
+    window.controller.add_files([str(doc)])
     assert window.documents.card_count() == 1  # "opening…"
-    window._cancel_reading()
-    qtbot.waitUntil(lambda: not window._loading, timeout=5000)
+    window.controller.cancel_reading()
+    qtbot.waitUntil(lambda: not window.controller.reading, timeout=5000)
     assert window.documents.card_count() == 0
     assert window.store.documents(window.conversation_id) == []
 
@@ -361,7 +365,7 @@ def test_an_answer_cut_short_by_a_crash_shows_as_interrupted(qtbot, make_window)
 
 def _attached_then_reopened(qtbot, make_window, doc: Path, before_reopen) -> MainWindow:
     window = make_window()
-    window.add_files([str(doc)])
+    window.controller.add_files([str(doc)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     cid = window.conversation_id
     window.close()
@@ -410,7 +414,7 @@ def test_an_encrypted_document_asks_again_after_a_restart(
 ):
     pdf, asked = _encrypted_pdf_and_prompts(tmp_path, monkeypatch)
     window = make_window()
-    window.add_files([str(pdf)])
+    window.controller.add_files([str(pdf)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
     window.close()
     asked.clear()
@@ -429,11 +433,11 @@ def test_a_document_dropped_while_an_answer_streams_is_read_at_once(
     doc = tmp_path / "notes.txt"
     doc.write_text("The notice period is ninety days.", encoding="utf-8")
     window = make_window(FakeHost(delay_s=0.05))  # about two seconds of answer
-    window.send("Tell me everything.")
+    window.controller.send("Tell me everything.")
     qtbot.waitUntil(lambda: window.chat.redraw_count() > 0)
-    window.add_files([str(doc)])
+    window.controller.add_files([str(doc)])
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
-    assert window._answers, "the document waited for the answer to finish"
+    assert window.controller.answering, "the document waited for the answer to finish"
     wait_idle(qtbot, window)
     answer = window.store.messages(window.conversation_id)[-1]
     assert answer.finish_reason == "stop"  # and the answer was not disturbed
@@ -449,10 +453,10 @@ def test_a_document_being_read_keeps_its_card_when_the_cards_are_rebuilt(
     pdf = tmp_path / "big.pdf"
     pdf.write_bytes(make_long_pdf(600))
     window = make_window()
-    window.add_files([str(pdf)])
-    window._prepare()  # the session reopens and rebuilds the cards mid-read
-    qtbot.waitUntil(lambda: window._open_request is None)
-    assert window._loading, "600 pages read before the session reopened: no race to test"
+    window.controller.add_files([str(pdf)])
+    window.controller.open_conversation(window.conversation_id)  # cards rebuilt mid-read
+    qtbot.waitUntil(lambda: not window.preparing)
+    assert window.controller.reading, "600 pages read before the session reopened: no race to test"
     assert window.documents.card(f"loading:{pdf}").state == "loading"
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1,
                     timeout=20_000)  # fmt: skip

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from desktop_app.core.chat import session_host
 from desktop_app.core.history.store import Store
-from desktop_app.ui import launch, session_host, single_instance
+from desktop_app.ui import launch, single_instance
 from desktop_app.ui.single_instance import HandOff, NotAnswering, SingleInstance, server_name
 from tests.fixtures.fake_host import FakeHost
 from tests.support import ROOT

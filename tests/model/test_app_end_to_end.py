@@ -9,9 +9,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from desktop_app import settings as settings_mod
+from desktop_app.core.chat.session_host import SessionHost
 from desktop_app.core.history.store import Store
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.session_host import SessionHost
 
 pytestmark = pytest.mark.model
 
@@ -38,9 +38,10 @@ def test_drop_ask_stream_restart(qtbot, folio_home: Path, smollm2_gguf: Path, tm
     qtbot.waitUntil(lambda: not window.preparing, timeout=60_000)
     assert window.documents.card_count() == 1
     deltas: list[str] = []
-    window.worker.delta.connect(lambda rid, a, r: deltas.append(a))
-    window.send("What is the invoice total?")
-    qtbot.waitUntil(lambda: not window._answers, timeout=120_000)
+    shown = window.append_answer  # the controller tells its view; record each delta
+    window.append_answer = lambda a, r: (deltas.append(a), shown(a, r))
+    window.controller.send("What is the invoice total?")
+    qtbot.waitUntil(lambda: not window.controller.answering, timeout=120_000)
     cid = window.conversation_id
     messages = window.store.messages(cid)
     assert [m.role for m in messages] == ["user", "assistant"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.chat import session as session_mod
+from desktop_app.core.chat.session_host import SessionHost
 from desktop_app.core.llm.engine import EngineClosed
 from desktop_app.errors import FolioError, ModelFileError, ModelLoadError
 from desktop_app.settings import Settings
-from desktop_app.ui.session_host import SessionHost
 
 pytestmark = pytest.mark.model
 

@@ -157,6 +157,20 @@ class ChatSession:
         self._drop_last_turn()
         yield from self.ask(question, thinking=thinking, cancel=cancel)
 
+    def continue_last(self, *, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Go on with the last answer from where it stopped (stopped, cut off, or saved by
+        a run that was killed): the question is asked again with the answer so far left
+        open after it, and the turn becomes the whole answer.
+
+        The continuation is rendered with thinking off: the answer's text follows the
+        (empty) reasoning block, so the model goes on with the answer, not with thoughts.
+        """
+        if not self.conversation.turns:
+            raise FolioError("There is no answer to continue yet.")
+        _, partial = self.conversation.turns[-1]
+        message = self._drop_last_turn()
+        yield from self._answer(message, False, cancel, prefix=partial)
+
     def new_conversation(self) -> None:
         """Forget the turns; the documents stay (and stay read)."""
         self.conversation.turns.clear()
@@ -217,11 +231,17 @@ class ChatSession:
         if end:
             yield from self.engine.prefill(block[:end], cancel=cancel, persist=True)
 
-    def _answer(self, message: str, thinking: bool, cancel: threading.Event | None):
+    def _answer(
+        self, message: str, thinking: bool, cancel: threading.Event | None, prefix: str = ""
+    ) -> Iterator[Event]:
+        """Stream the answer to `message`; `prefix`: the answer so far, to go on from."""
         sampling = preset_for(self.engine.info.architecture, thinking).with_overrides(
             self.settings.sampling
         )
         tokens, text, doc_end = self._prompt(message, thinking)
+        if prefix:
+            tokens = tokens + self.engine.tokenize_fragment(prefix)
+            text += prefix
         start = len(self._history)
         positions = [p for p in (doc_end, len(tokens) - 1) if p]
         for event in self.engine.generate(
@@ -235,7 +255,7 @@ class ChatSession:
         ):
             if isinstance(event, Done) and (event.tokens or event.finish_reason != "cancelled"):
                 # A question stopped before any answer leaves no turn behind.
-                self.conversation.record(message, event.answer)
+                self.conversation.record(message, prefix + event.answer)
                 self._turn_starts.append(start)
                 self._history = tokens + list(event.tokens)
             yield event

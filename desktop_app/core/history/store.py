@@ -233,6 +233,12 @@ class Store:
             if row is not None:
                 _touch(db, row[0], time.time())
 
+    def reopen_message(self, message_id: int) -> None:
+        """Mark an answer as in flight again (Continue): until it ends anew, a crash must
+        show it as interrupted, not as the outcome it had before."""
+        with self._write() as db:
+            db.execute("UPDATE messages SET finish_reason = NULL WHERE id = ?", (message_id,))
+
     def delete_message(self, message_id: int) -> None:
         with self._write() as db:
             row = db.execute(

@@ -1,10 +1,9 @@
-"""The app's model side, touched only by jobs on the engine thread.
+"""The model side of the controller, touched only by jobs on the engine queue.
 
-The window never calls these methods itself: it wraps them in jobs for the
-`EngineWorker`, so loading a model, reading documents and answering all run
-on the one engine thread, one at a time, and the window only sees signals.
-Qt-free on purpose (it is plain Python over `ChatSession`), which also lets
-tests drive it without a display.
+The controller never calls these methods itself on its own thread: it wraps them in jobs
+for the `EngineQueue`, so loading a model, opening a session and answering all run on the
+one engine thread, one at a time. Extraction (`extract`) runs on the reader queue instead,
+each file in a child process. Tests replace this class with a fake host (no model).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core import documents
+from desktop_app.core.chat.cards import Fit
 from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents import Document, isolated
 from desktop_app.core.llm.events import PrefillProgress
@@ -27,13 +27,14 @@ from desktop_app.settings import Settings
 
 @dataclass(frozen=True)
 class Opened:
-    """What the window shows once a conversation's session is ready."""
+    """What a view shows once a conversation's session is ready."""
 
     model: str
     placement: str
     n_ctx: int
     plan: str
-    plan_mode: str
+    fit: Fit
+    n_threads: int
     thinking_supported: bool
     #: sha256 -> (pages, tokens) of each document, for the document cards.
     document_sizes: dict[str, tuple[int | None, int]] = field(default_factory=dict)
@@ -51,7 +52,7 @@ class _Cancelled(Exception):
 
 @dataclass(frozen=True)
 class NeedsPassword:
-    """An encrypted document: the window asks for the password and tries again."""
+    """An encrypted document: the view asks for the password and tries again."""
 
     path: str
     message: str
@@ -194,7 +195,8 @@ class SessionHost:
             placement=str(engine.placement),
             n_ctx=engine.n_ctx,
             plan=plan,
-            plan_mode=self.session.plan.mode,
+            fit=Fit(self.session.plan.mode),
+            n_threads=engine.n_threads,
             thinking_supported=engine.template.supports_thinking,
             document_sizes={
                 d.sha256: (d.pages, n)
@@ -223,6 +225,9 @@ class SessionHost:
 
     def edit_last(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
         yield from self._ready().edit_last(question, thinking=thinking, cancel=cancel)
+
+    def continue_last(self, cancel: threading.Event) -> Iterator[object]:
+        yield from self._ready().continue_last(cancel=cancel)
 
     def _ready(self) -> ChatSession:
         """The open session, or a clear error saying why there is none."""
