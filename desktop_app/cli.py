@@ -1,10 +1,7 @@
-"""Folio's headless face: `folio info`, `folio ask`, `folio chat`.
+"""Folio's headless face: `folio info`, `folio extract`, and the parsers of every command.
 
-Answers stream to stdout as they are generated; everything else (status,
-notices, stats) goes to stderr so that `folio ask ... > answer.txt` captures
-only the answer. The model runs in a worker thread while the main thread
-waits, so Ctrl+C stops an answer cleanly through the same cancel event the
-app uses, instead of interrupting llama.cpp halfway through a batch.
+`folio ask` and `folio chat` live in cli_chat.py (a terminal view of the same controller as
+the window), `folio models` in cli_models.py, `folio system` in cli_system.py.
 """
 
 from __future__ import annotations
@@ -12,12 +9,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import queue
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from desktop_app import settings as settings_mod
 from desktop_app.cli_models import add_models_command
@@ -25,7 +19,6 @@ from desktop_app.cli_system import add_system_command
 from desktop_app.errors import FolioError
 
 if TYPE_CHECKING:
-    from desktop_app.core.chat.session import ChatSession
     from desktop_app.core.documents import Document
     from desktop_app.settings import Settings
 
@@ -157,7 +150,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ ask / chat
+# ------------------------------------------------------------------ extract
 def load_document(path: str, password: str | None, settings: Settings) -> Document:
     """Load a document, asking for its password on a terminal when it has one."""
     from desktop_app.core import documents
@@ -172,34 +165,6 @@ def load_document(path: str, password: str | None, settings: Settings) -> Docume
             if exc.wrong_password:
                 print(f"folio: {exc}", file=sys.stderr)
             password = getpass.getpass(f"Password for {Path(path).name}: ")
-
-
-def _open_session(args: argparse.Namespace, out: TextIO) -> ChatSession:
-    from desktop_app.core.chat.session import ChatSession
-    from desktop_app.core.models.locator import is_demo_model, model_label, resolve_model
-
-    settings = settings_mod.load()
-    docs = [load_document(f, args.password, settings) for f in args.files]
-    for doc in docs:
-        for warning in doc.warnings:
-            print(f"folio: {doc.path.name}: {warning}", file=sys.stderr)
-    model_path = resolve_model(args.model, settings.model_path)
-    session = ChatSession.open(model_path, settings, docs, n_ctx=args.ctx)
-    engine = session.engine
-    print(
-        f"{model_label(model_path)} · {engine.placement} · {engine.n_ctx:,}-token context · "
-        f"{engine.n_threads} threads",
-        file=out,
-    )
-    if docs:
-        print(f"Documents: {session.plan.summary()}", file=sys.stderr)
-    if is_demo_model(model_path):
-        print(
-            "Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real work "
-            "(folio ask --model PATH).",
-            file=out,
-        )
-    return session
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -230,123 +195,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_in_thread(events: Callable[[threading.Event], Iterator[object]]) -> Iterator[object]:
-    """Iterate `events` on a worker thread; Ctrl+C sets the cancel event and
-    keeps draining until the engine has stopped cleanly."""
-    cancel = threading.Event()
-    q: queue.Queue[tuple[str, object]] = queue.Queue()
-
-    def work() -> None:
-        try:
-            for event in events(cancel):
-                q.put(("event", event))
-        except BaseException as exc:  # handed to the main thread, never lost
-            q.put(("error", exc))
-        q.put(("end", None))
-
-    thread = threading.Thread(target=work, name="folio-engine", daemon=True)
-    thread.start()
-    while True:
-        try:
-            kind, item = q.get()
-        except KeyboardInterrupt:
-            cancel.set()
-            continue
-        if kind == "end":
-            break
-        if kind == "error":
-            raise item  # type: ignore[misc]
-        yield item
-    thread.join()
-
-
-def _answer(session: ChatSession, question: str, args: argparse.Namespace, stats: bool) -> None:
-    from desktop_app.core.llm.engine import AnswerDelta, Done, PrefillProgress, ReasoningDelta
-
-    show_reasoning = getattr(args, "show_reasoning", False)
-    for event in _run_in_thread(
-        lambda cancel: session.ask(question, thinking=args.thinking, cancel=cancel)
-    ):
-        if isinstance(event, AnswerDelta):
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-        elif isinstance(event, ReasoningDelta) and show_reasoning:
-            sys.stderr.write(event.text)
-            sys.stderr.flush()
-        elif isinstance(event, PrefillProgress) and event.total > 2048 and sys.stderr.isatty():
-            sys.stderr.write(
-                f"\rreading {event.done:,}/{event.total:,} tokens · "
-                f"{event.tokens_per_s or 0:,.0f} tok/s · {event.eta_s or 0:,.0f} s left   "
-            )
-            sys.stderr.write("\n" if event.done == event.total else "")
-            sys.stderr.flush()
-        elif isinstance(event, Done):
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-            notice = {
-                "length": f"[answer cut off: it reached the {session.settings.max_answer_tokens:,}"
-                "-token answer limit]",
-                "context_full": "[answer cut off: the context is full; start a new chat]",
-                "cancelled": "[stopped]",
-            }.get(event.finish_reason)
-            if notice:
-                print(notice, file=sys.stderr)
-            if stats:
-                record = event.stats.as_dict() | {"finish_reason": event.finish_reason}
-                print(json.dumps(record), file=sys.stderr, flush=True)
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
-    questions = list(args.question)
-    if not questions and not sys.stdin.isatty():
-        text = sys.stdin.read().strip()
-        questions = [text] if text else []
-    if not questions:
-        raise FolioError("No question: pass one or more -q QUESTION (or pipe one on stdin).")
-    session = _open_session(args, sys.stderr)
-    try:
-        for question in questions:
-            _answer(session, question, args, args.stats)
-    finally:
-        session.close()
-    return 0
+    from desktop_app.cli_chat import cmd_ask as ask  # the engine's imports only when asked
 
-
-CHAT_HELP = "Type a question. Commands: /new (forget the conversation), /think on|off, /quit."
+    return ask(args)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    session = _open_session(args, sys.stdout)
-    print(CHAT_HELP)
-    try:
-        while True:
-            try:
-                line = input("\nyou> ").strip()
-            except EOFError:
-                print()
-                return 0
-            except KeyboardInterrupt:
-                print()
-                return 0
-            if not line:
-                continue
-            if line in ("/quit", "/exit"):
-                return 0
-            if line == "/new":
-                session.new_conversation()
-                print("(new conversation)")
-                continue
-            if line.startswith("/think"):
-                args.thinking = line.split()[-1] != "off"
-                print(f"(thinking {'on' if args.thinking else 'off'})")
-                continue
-            if line.startswith("/"):
-                print(CHAT_HELP)
-                continue
-            print("folio> ", end="", flush=True)
-            try:
-                _answer(session, line, args, stats=False)
-            except FolioError as exc:  # e.g. the context is full: say so, keep the chat
-                print(f"\nfolio: {exc}", file=sys.stderr)
-    finally:
-        session.close()
+    from desktop_app.cli_chat import cmd_chat as chat
+
+    return chat(args)

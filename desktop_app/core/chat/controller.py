@@ -130,8 +130,12 @@ class ChatController:
         self.view.conversations_changed()
         self.open_conversation(target)
 
-    def new_conversation(self) -> None:
-        self.open_conversation(self.store.create_conversation().id)
+    def new_conversation(self, paths: Sequence[str] = (), password: str | None = None) -> None:
+        """Open a new conversation, with `paths` attached once read (its session opens
+        when they are, sized for them: one model load, not one now and one later)."""
+        cid = self.store.create_conversation().id
+        self._read(cid, paths, password)
+        self.open_conversation(cid)
         self.view.conversations_changed()
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
@@ -154,10 +158,10 @@ class ChatController:
         """Documents Folio was asked to open (command line, a second start, the OS): each
         such request is its own task, so it gets a new chat unless the open one is blank
         (a double-clicked PDF must not leave an empty "New chat" behind)."""
-        if paths:
-            if not self.is_blank(self.conversation_id):
-                self.new_conversation()
-            self.add_files(list(paths))
+        if paths and self.is_blank(self.conversation_id):
+            self.add_files(paths)
+        elif paths:
+            self.new_conversation(paths)
 
     def is_blank(self, conversation_id: int | None) -> bool:
         """No messages, documents or draft: nothing would be lost or mixed by reusing it."""
@@ -210,8 +214,8 @@ class ChatController:
             return
         cid = self.conversation_id
         assert cid is not None
-        if self.busy_here():
-            self._prepare_when_done = True
+        if self.busy_here() or any(c == cid for c, _, _ in self._loading.values()):
+            self._prepare_when_done = True  # after the answer, or the documents being read
             return
         self._prepare_when_done = False
         attached = [(d.path, d.sha256) for d in self.store.documents(cid)]
@@ -320,7 +324,10 @@ class ChatController:
     def add_files(self, paths: Sequence[str], password: str | None = None) -> None:
         """Read each file on the reader queue (in a child process) and attach it to the
         conversation that was open when it was dropped."""
-        cid, host = self.conversation_id, self.host
+        self._read(self.conversation_id, paths, password)
+
+    def _read(self, cid: int | None, paths: Sequence[str], password: str | None) -> None:
+        host = self.host
         for path in paths:
             key = f"loading:{path}"
             self.view.update_card(loading_card(key, path))
@@ -538,25 +545,25 @@ class ChatController:
         del self._loading[rid]
         if cid == self.conversation_id:
             self.view.clear_progress()
-        if isinstance(event, Failed):
-            self.view.update_card(
-                DocumentCard(
-                    key, Path(path).name, "", None, None, DocState.ERROR, error=event.message
-                )  # fmt: skip
-            )
-            return
-        self.view.remove_card(key)
         value = event.value if isinstance(event, Finished) else None
+        if isinstance(event, Failed):
+            error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
+                                 error=event.message)  # fmt: skip
+            self.view.update_card(error)
+        else:
+            self.view.remove_card(key)
         if isinstance(value, Document):
             if cid is not None:
                 self.store.attach_document(cid, sha256=value.sha256, path=str(value.path),
                                            title=value.path.name, type=value.type,
                                            pages=value.pages, tokens=None,
                                            warnings=value.warnings)  # fmt: skip
-            if cid == self.conversation_id:
-                self._prepare()
         elif value is not None:  # NeedsPassword: ask, then read it again with the answer
             self._ask_password(value.path, value.message)
+        reads_left = any(c == cid for c, _, _ in self._loading.values())
+        if cid == self.conversation_id and not reads_left:
+            if isinstance(value, Document) or self._prepare_when_done:
+                self._prepare()
 
     def _ask_password(self, path: str, message: str) -> None:
         password = self.view.ask_password(path, message)

@@ -1,0 +1,244 @@
+"""`folio ask` and `folio chat`: the terminal as a view of the same controller as the window.
+
+The CLI drives `ChatController` exactly as the window does: documents are read on the
+reader queue (in a child process), the session opens and answers stream on the engine
+queue, and every answer is saved in Folio's history, so a chat begun in the terminal can
+be continued in the app. The main thread pumps the controller's events; Ctrl+C is Stop
+(the engine aborts the decode in flight), never a half-finished llama.cpp call.
+
+Answers go to stdout as they stream; everything else (status, notices, stats) to stderr,
+so `folio ask ... > answer.txt` captures only the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from desktop_app import settings as settings_mod
+from desktop_app.core.chat.cards import DocState, DocumentCard
+from desktop_app.core.chat.controller import ChatController
+from desktop_app.core.chat.dispatch import QueueDispatcher
+from desktop_app.core.chat.session_host import Opened, SessionHost
+from desktop_app.core.chat.view import ShownMessage
+from desktop_app.core.history.store import Store
+from desktop_app.core.llm.events import PrefillProgress
+from desktop_app.core.models.locator import is_demo_model, resolve_model
+from desktop_app.errors import FolioError
+
+#: Prompts shorter than this are read too fast for a progress line to help.
+PROGRESS_MIN_TOKENS = 2048
+NOTICES = {
+    "length": "[answer cut off: it reached the {limit:,}-token answer limit]",
+    "context_full": "[answer cut off: the context is full; start a new chat]",
+    "cancelled": "[stopped]",
+    "error": "[the answer stopped with an error]",
+}
+
+
+class TerminalView:
+    """`ConversationView` on a terminal: the answer to stdout, the rest to `status`."""
+
+    def __init__(self, args: argparse.Namespace, model_path: Path, status: TextIO) -> None:
+        self._args = args
+        self._model_path = model_path
+        self._status = status
+        self._header = ""
+        self._warned: set[str] = set()
+        #: What went wrong since the caller last looked: failed reads, a failed load…
+        self.errors: list[str] = []
+        self.max_answer_tokens = 0
+
+    # The conversation itself is not drawn: the terminal shows each answer as it streams.
+    def show_messages(self, messages: Sequence[ShownMessage]) -> None: ...
+    def add_user_message(self, text: str) -> None: ...
+    def begin_answer(self) -> None: ...
+    def set_busy(self, busy: bool) -> None: ...
+    def show_draft(self, text: str) -> None: ...
+    def clear_progress(self) -> None: ...
+    def remove_card(self, key: str) -> None: ...
+    def model_status(self, text: str) -> None: ...  # a failure also arrives as show_error
+    def conversations_changed(self) -> None: ...
+    def answer_stats(self, stats: dict, used_tokens: int) -> None: ...
+
+    def append_answer(self, answer: str, reasoning: str) -> None:
+        if reasoning and self._args.show_reasoning:
+            sys.stderr.write(reasoning)
+            sys.stderr.flush()
+        if answer:
+            sys.stdout.write(answer)
+            sys.stdout.flush()
+
+    def end_answer(self, stats: dict | None, finish_reason: str) -> None:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        notice = NOTICES.get(finish_reason)
+        if notice:
+            print(notice.format(limit=self.max_answer_tokens), file=sys.stderr)
+        if getattr(self._args, "stats", False) and stats is not None:
+            print(json.dumps(stats | {"finish_reason": finish_reason}), file=sys.stderr,
+                  flush=True)  # fmt: skip
+
+    def show_progress(self, progress: PrefillProgress, label: str, unit: str) -> None:
+        big = unit != "tokens" or progress.total > PROGRESS_MIN_TOKENS
+        if not (big and sys.stderr.isatty()):
+            return
+        sys.stderr.write(
+            f"\r{label.lower()} {progress.done:,}/{progress.total:,} {unit} · "
+            f"{progress.tokens_per_s or 0:,.0f} {unit}/s · {progress.eta_s or 0:,.0f} s left   "
+        )
+        sys.stderr.write("\n" if progress.done == progress.total else "")
+        sys.stderr.flush()
+
+    def show_cards(self, cards: Sequence[DocumentCard]) -> None:
+        for card in cards:
+            self.update_card(card)
+
+    def update_card(self, card: DocumentCard) -> None:
+        if card.state is DocState.ERROR:
+            self.errors.append(card.error)
+        for warning in card.warnings:
+            if (card.key, warning) not in self._warned:
+                self._warned.add((card.key, warning))
+                print(f"folio: {card.name}: {warning}", file=sys.stderr)
+
+    def session_opened(self, opened: Opened) -> None:
+        header = (f"{opened.model} · {opened.placement} · {opened.n_ctx:,}-token context · "
+                  f"{opened.n_threads} threads")  # fmt: skip
+        if header == self._header:
+            return
+        self._header = header
+        print(header, file=self._status)
+        if opened.plan:
+            print(f"Documents: {opened.plan}", file=sys.stderr)
+        if is_demo_model(self._model_path):
+            print("Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real "
+                  "work (folio ask --model PATH).", file=self._status)  # fmt: skip
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def ask_password(self, path: str, message: str) -> str | None:
+        if not sys.stdin.isatty():
+            self.errors.append(f"{message} Pass it with --password.")
+            return None
+        print(f"folio: {message}", file=sys.stderr)
+        return getpass.getpass(f"Password for {Path(path).name}: ")
+
+
+class TerminalChat:
+    """A controller, its terminal view and the loop that pumps its events."""
+
+    def __init__(self, args: argparse.Namespace, status: TextIO) -> None:
+        settings = settings_mod.load()
+        if args.ctx:
+            settings = settings.replace(n_ctx=args.ctx)
+        model_path = resolve_model(args.model, settings.model_path)
+        self.view = TerminalView(args, model_path, status)
+        self.view.max_answer_tokens = settings.max_answer_tokens
+        self._dispatcher = QueueDispatcher()
+        self.controller = ChatController(
+            Store(), SessionHost(model_path, settings), self.view, self._dispatcher
+        )
+        if args.thinking is not None:
+            self.controller.thinking = args.thinking
+        self.controller.new_conversation(args.files, args.password)
+        try:
+            self._wait(lambda: self.controller.reading)
+            self.raise_errors()  # a file that cannot be read ends here, before the model loads
+            self._wait(lambda: self.controller.preparing)
+            self.raise_errors()
+        except BaseException:
+            self.close()
+            raise
+
+    def ask(self, question: str) -> None:
+        """Stream the answer to `question`; Ctrl+C stops it (the partial answer is kept)."""
+        self.controller.send(question)
+        self._wait(lambda: self.controller.answering)
+        self.raise_errors()
+
+    def new_conversation(self) -> None:
+        """`/new`: forget the turns, keep the documents (already read: no re-reading)."""
+        store, old = self.controller.store, self.controller.conversation_id or 0
+        cid = store.create_conversation().id
+        for d in store.documents(old):
+            store.attach_document(cid, sha256=d.sha256, path=d.path, title=d.title,
+                                  type=d.type, pages=d.pages, tokens=d.tokens,
+                                  warnings=d.warnings)  # fmt: skip
+        self.controller.open_conversation(cid)
+        self._wait(lambda: self.controller.preparing)
+        self.raise_errors()
+
+    def raise_errors(self) -> None:
+        errors, self.view.errors = self.view.errors, []
+        if errors:
+            raise FolioError(errors[0])
+
+    def close(self) -> None:
+        self.controller.shutdown()
+
+    def _wait(self, busy: Callable[[], bool]) -> None:
+        while busy():
+            try:
+                self._dispatcher.pump(0.1)
+            except KeyboardInterrupt:
+                self.controller.stop()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    questions = list(args.question)
+    if not questions and not sys.stdin.isatty():
+        text = sys.stdin.read().strip()
+        questions = [text] if text else []
+    if not questions:
+        raise FolioError("No question: pass one or more -q QUESTION (or pipe one on stdin).")
+    chat = TerminalChat(args, sys.stderr)
+    try:
+        for question in questions:
+            chat.ask(question)
+    finally:
+        chat.close()
+    return 0
+
+
+CHAT_HELP = "Type a question. Commands: /new (forget the conversation), /think on|off, /quit."
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    chat = TerminalChat(args, sys.stdout)
+    print(CHAT_HELP)
+    try:
+        while True:
+            try:
+                line = input("\nyou> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return 0
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                return 0
+            if line == "/new":
+                chat.new_conversation()
+                print("(new conversation)")
+                continue
+            if line.startswith("/think"):
+                chat.controller.thinking = line.split()[-1] != "off"
+                print(f"(thinking {'on' if chat.controller.thinking else 'off'})")
+                continue
+            if line.startswith("/"):
+                print(CHAT_HELP)
+                continue
+            print("folio> ", end="", flush=True)
+            try:
+                chat.ask(line)
+            except FolioError as exc:  # e.g. the context is full: say so, keep the chat
+                print(f"\nfolio: {exc}", file=sys.stderr)
+    finally:
+        chat.close()
