@@ -361,6 +361,13 @@ def test_an_answer_cut_short_by_a_crash_shows_as_interrupted(qtbot, make_window)
     assert shown.content == "The first half of"
     assert shown.notice_label.text() == "Interrupted: Folio closed before this answer finished"
     assert not shown.regenerate_button.isHidden()
+    assert not shown.continue_button.isHidden()
+    shown.continue_button.click()  # goes on from where it stopped
+    wait_idle(qtbot, window)
+    assert window.chat.message_count() == 2
+    assert window.chat.message(1).content == "The first half of and the rest of it."
+    assert window.store.messages(cid)[-1].finish_reason == "stop"
+    assert window.chat.message(1).continue_button.isHidden()  # finished: nothing to continue
 
 
 def _attached_then_reopened(qtbot, make_window, doc: Path, before_reopen) -> MainWindow:

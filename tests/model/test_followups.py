@@ -191,3 +191,27 @@ def test_switching_conversations_reuses_the_loaded_engine(model: Path, doc):
         other.close()
     finally:
         second.close()
+
+
+def test_continue_goes_on_exactly_where_the_answer_was_cut_off(smollm2_gguf: Path, doc):
+    """Greedy: 12 tokens, cut off, then Continue for 12 more reads as the 24-token answer."""
+    question = "List the fees of items 1 to 20, one per line."
+    longer = ChatSession.open(smollm2_gguf, SETTINGS.replace(max_answer_tokens=24), [doc])
+    try:
+        whole = ask(longer, question)
+    finally:
+        longer.close()
+    session = ChatSession.open(smollm2_gguf, SETTINGS, [doc])
+    try:
+        cut = ask(session, question)
+        assert cut.finish_reason == "length"
+        [rest] = [e for e in session.continue_last() if isinstance(e, Done)]
+        # Word for word what the uninterrupted answer said. (The cut text re-tokenized can
+        # take a token fewer than it was generated in, so 12 more tokens may reach further.)
+        continued = cut.answer + rest.answer
+        assert continued.startswith(whole.answer) and len(continued) < len(whole.answer) + 8
+        # The turn is the whole answer, so a follow-up builds on all of it.
+        assert session.conversation.turns[-1] == (question, continued)
+        assert rest.stats.prefill_tokens < 30  # the document was not read again
+    finally:
+        session.close()

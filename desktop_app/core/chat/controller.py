@@ -97,6 +97,9 @@ class ChatController:
         self._warm_request: int | None = None
         #: Documents being read, by reader request id: (conversation, card key, path).
         self._loading: dict[int, tuple[int | None, str, str]] = {}
+        #: Files that could not be read, by card key: (conversation, card). Their cards stay
+        #: (through every rebuild) until the user removes them.
+        self._unreadable: dict[str, tuple[int | None, DocumentCard]] = {}
         self._closing = False
 
     # ------------------------------------------------------------------ state
@@ -330,6 +333,7 @@ class ChatController:
         host = self.host
         for path in paths:
             key = f"loading:{path}"
+            self._unreadable.pop(key, None)  # tried again
             self.view.update_card(loading_card(key, path))
             rid = self.reader.submit(
                 lambda c, p=path: host.extract(p, password, c), self._sink(self._on_reader)
@@ -337,6 +341,7 @@ class ChatController:
             self._loading[rid] = (cid, key, path)
 
     def remove_document(self, key: str) -> None:
+        self._unreadable.pop(key, None)
         for row in self.store.documents(self.conversation_id or 0):
             if row.sha256 == key:
                 self.store.detach_document(row.id)
@@ -372,10 +377,12 @@ class ChatController:
                 cards.append(DocumentCard(d.sha256, d.title, d.type, pages, tokens,
                                           DocState.READY, opened.plan, opened.fit,
                                           warnings))  # fmt: skip
+        here = self.conversation_id
         return [
             *cards,
+            *(card for cid, card in self._unreadable.values() if cid == here),
             *(loading_card(key, path) for cid, key, path in self._loading.values()
-              if cid == self.conversation_id),
+              if cid == here),
         ]  # fmt: skip
 
     # ----------------------------------------------------------------- models
@@ -549,6 +556,7 @@ class ChatController:
         if isinstance(event, Failed):
             error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
                                  error=event.message)  # fmt: skip
+            self._unreadable[key] = (cid, error)
             self.view.update_card(error)
         else:
             self.view.remove_card(key)

@@ -1,0 +1,152 @@
+"""The Qt-free controller with a recording view and the fake host: the lifecycle rules the
+window and the CLI both rely on, without a display or a model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from desktop_app.core.chat.cards import DocState
+from desktop_app.core.chat.controller import ChatController
+from desktop_app.core.chat.dispatch import QueueDispatcher
+from desktop_app.core.history.store import Store
+from tests.fixtures.fake_host import FakeHost
+
+FULL = "Answer to: First question " + "more words " * 30
+
+
+class RecordingView:
+    """Records what the controller shows; any method not listed is recorded by name."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.streamed: list[str] = []
+        self.cards: dict[str, object] = {}
+
+    def append_answer(self, answer: str, reasoning: str) -> None:
+        self.streamed.append(answer)
+
+    def show_cards(self, cards) -> None:
+        self.cards = {c.key: c for c in cards}
+
+    def update_card(self, card) -> None:
+        self.cards[card.key] = card
+
+    def remove_card(self, key: str) -> None:
+        self.cards.pop(key, None)
+
+    def ask_password(self, path: str, message: str) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args: self.calls.append((name, args))
+
+    def named(self, name: str) -> list[tuple]:
+        return [args for n, args in self.calls if n == name]
+
+
+@pytest.fixture
+def make(folio_home: Path):
+    made: list[ChatController] = []
+
+    def build(host: FakeHost | None = None) -> tuple[ChatController, RecordingView, Callable]:
+        view, dispatcher = RecordingView(), QueueDispatcher()
+        controller = ChatController(Store(), host or FakeHost(), view, dispatcher)
+        made.append(controller)
+
+        def pump_until(done: Callable[[], bool], timeout_s: float = 10.0) -> None:
+            end = time.monotonic() + timeout_s
+            while not done():
+                assert time.monotonic() < end, "timed out"
+                dispatcher.pump(0.01)
+
+        controller.restore()
+        pump_until(lambda: not controller.preparing)
+        return controller, view, pump_until
+
+    yield build
+    for controller in made:
+        controller.shutdown(2)
+
+
+def test_an_answer_finishes_in_its_own_conversation_while_another_is_open(make) -> None:
+    controller, view, pump_until = make(FakeHost(delay_s=0.01))
+    first = controller.conversation_id
+    controller.send("First question")
+    pump_until(lambda: bool(view.streamed))
+    controller.new_conversation()
+    second = controller.conversation_id
+    pump_until(lambda: not controller.answering)
+
+    saved = controller.store.messages(first)[-1]
+    assert (saved.content, saved.finish_reason) == (FULL, "stop")
+    assert controller.store.messages(second) == []
+    # Only the open conversation's answer is drawn: nothing after the switch.
+    assert view.named("end_answer") == []
+
+
+def test_continue_appends_to_a_stopped_answer(make) -> None:
+    controller, view, pump_until = make(FakeHost(delay_s=0.05))
+    controller.send("Tell me everything.")
+    pump_until(lambda: bool(view.streamed))
+    controller.stop()
+    pump_until(lambda: not controller.answering)
+    stopped = controller.store.messages(controller.conversation_id)[-1]
+    assert stopped.finish_reason == "cancelled" and stopped.content
+
+    controller.continue_answer()
+    # In flight again: a crash from now on must show it as interrupted, not "Stopped".
+    assert controller.store.messages(controller.conversation_id)[-1].finish_reason is None
+    pump_until(lambda: not controller.answering)
+    msgs = controller.store.messages(controller.conversation_id)
+    assert [m.role for m in msgs] == ["user", "assistant"]
+    assert msgs[-1].content == stopped.content + " and the rest of it."
+    assert msgs[-1].finish_reason == "stop"
+    assert view.named("end_answer")[-1][1] == "stop"
+
+
+def test_a_new_conversation_with_files_opens_its_session_once_they_are_read(
+    make, tmp_path: Path
+) -> None:
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The notice period is ninety days.", encoding="utf-8")
+    controller, view, pump_until = make()
+    host = controller.host
+    opened = len(host.opened)
+    controller.new_conversation([str(doc)])
+    pump_until(lambda: not controller.reading and not controller.preparing)
+    # One open, with the document: not one without it and another with it.
+    assert host.opened[opened:] == [([str(doc)], [])]
+    [card] = view.cards.values()
+    assert card.state is DocState.READY and card.name == "notes.txt"
+
+
+def test_a_file_that_cannot_be_read_still_lets_the_session_open(make, tmp_path: Path) -> None:
+    bad = tmp_path / "photo.pdf"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    controller, view, pump_until = make()
+    opened = len(controller.host.opened)
+    controller.new_conversation([str(bad)])
+    pump_until(lambda: not controller.reading and not controller.preparing)
+    assert controller.host.opened[opened:] == [([], [])]
+    card = view.cards[f"loading:{bad}"]
+    assert card.state is DocState.ERROR and "photo.pdf is a PNG image" in card.error
+
+
+def test_deleting_a_conversation_stops_its_answer_only(make) -> None:
+    controller, view, pump_until = make(FakeHost(delay_s=0.02))
+    first = controller.conversation_id
+    controller.send("First question")
+    controller.new_conversation()
+    second = controller.conversation_id
+    controller.send("Second question")
+    pump_until(lambda: bool(view.streamed))
+    controller.delete_conversation(first)
+    pump_until(lambda: not controller.answering, 20)
+    assert controller.store.conversation(first) is None
+    saved = controller.store.messages(second)[-1]
+    assert saved.finish_reason == "stop"
+    assert saved.content == "Answer to: Second question " + "more words " * 30
