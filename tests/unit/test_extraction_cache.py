@@ -119,7 +119,7 @@ def test_newer_schema_is_left_alone():
 def test_schema_version_and_wal():
     cache.put(_doc())
     with sqlite3.connect(cache.db_path()) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(cache._MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(cache.SCHEMA.steps)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from desktop_app import paths
 from desktop_app.core.history import migrations
-from desktop_app.core.history.migrations import DatabaseTooNew
 from desktop_app.core.history.store import FILE_NAME, Store
+from desktop_app.core.schema import DatabaseTooNew, Schema, schema_version
 
 # FTS5 query syntax and SQL wildcards: a search takes all of them as plain text.
 FTS_SYNTAX = (
@@ -354,7 +354,7 @@ def _pragma(path: Path, name: str) -> object:
 
 
 def test_fresh_database_is_at_the_latest_version_in_wal_mode(store: Store):
-    assert _pragma(store.path, "user_version") == len(migrations.MIGRATIONS)
+    assert _pragma(store.path, "user_version") == len(migrations.HISTORY.steps)
     assert _pragma(store.path, "journal_mode") == "wal"
     assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
@@ -370,7 +370,7 @@ def test_empty_database_at_version_zero_migrates(tmp_path: Path):
         store.add_message(conv.id, "user", "works")
     finally:
         store.close()
-    assert _pragma(path, "user_version") == len(migrations.MIGRATIONS)
+    assert _pragma(path, "user_version") == len(migrations.HISTORY.steps)
 
 
 def test_database_from_a_newer_folio_is_refused_untouched(tmp_path: Path):
@@ -381,7 +381,7 @@ def test_database_from_a_newer_folio_is_refused_untouched(tmp_path: Path):
     db.commit()
     db.close()
     before = path.read_bytes()
-    known = len(migrations.MIGRATIONS)
+    known = len(migrations.HISTORY.steps)
     with pytest.raises(DatabaseTooNew) as info:
         Store(path)
     assert str(info.value) == (
@@ -402,33 +402,34 @@ def test_failing_migration_leaves_the_previous_version_whole(
         db.execute("INSERT INTO one VALUES (1)")
         raise RuntimeError("crash half-way")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [step_one, step_two])
+    schema = Schema("test database")
+    schema.steps = [step_one, step_two]
     db = sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)
     with pytest.raises(RuntimeError):
-        migrations.migrate(db)
-    assert migrations.schema_version(db) == 1
+        schema.migrate(db)
+    assert schema_version(db) == 1
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"one"}
     assert db.execute("SELECT count(*) FROM one").fetchone()[0] == 0
     db.close()
 
 
-def test_migration_decorator_registers_in_order(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(migrations, "MIGRATIONS", [])
+def test_migration_decorator_registers_in_order():
+    schema = Schema("test database")
 
-    @migrations.migration
+    @schema.migration
     def m001(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE a (x)")
 
-    @migrations.migration
+    @schema.migration
     def m002(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE a ADD COLUMN y")
 
-    assert migrations.MIGRATIONS == [m001, m002]
+    assert schema.steps == [m001, m002]
     db = sqlite3.connect(":memory:", isolation_level=None)
-    migrations.migrate(db)
-    migrations.migrate(db)  # nothing left to do
-    assert migrations.schema_version(db) == 2
+    schema.migrate(db)
+    schema.migrate(db)  # nothing left to do
+    assert schema_version(db) == 2
     assert [row[1] for row in db.execute("PRAGMA table_info(a)")] == ["x", "y"]
     db.close()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from desktop_app import paths
 from desktop_app.core.documents.model import EXTRACTOR_VERSION, Document, Unit
+from desktop_app.core.schema import DatabaseTooNew, Schema
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +34,28 @@ FILE_NAME = "extractions.sqlite3"
 #: Text kept at most (about 2,000 300-page contracts); the least recently used goes first.
 MAX_BYTES = 512 * 1024**2
 
-#: Schema versions, in order: `_MIGRATIONS[n]` takes `PRAGMA user_version` n to n + 1.
-_MIGRATIONS = (
-    """
-    CREATE TABLE extractions (
-        sha256 TEXT PRIMARY KEY,
-        extractor_version INTEGER NOT NULL,
-        type TEXT NOT NULL,
-        title TEXT NOT NULL,     -- JSON string
-        warnings TEXT NOT NULL,  -- JSON list of strings
-        units TEXT NOT NULL,     -- JSON list of Unit.as_dict()
-        path TEXT NOT NULL,      -- JSON string: where the file was last seen
-        last_used REAL NOT NULL  -- Unix time: for evicting the least recently used
-    ) WITHOUT ROWID
-    """,
-)
+#: The cache's schema steps (core/schema.py, the one mechanism of every Folio database).
+SCHEMA = Schema("extraction cache")
+
+
+@SCHEMA.migration
+def m001_extractions(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE extractions (
+            sha256 TEXT PRIMARY KEY,
+            extractor_version INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            title TEXT NOT NULL,     -- JSON string
+            warnings TEXT NOT NULL,  -- JSON list of strings
+            units TEXT NOT NULL,     -- JSON list of Unit.as_dict()
+            path TEXT NOT NULL,      -- JSON string: where the file was last seen
+            last_used REAL NOT NULL  -- Unix time: for evicting the least recently used
+        ) WITHOUT ROWID
+        """
+    )
+
+
 #: SQLite result codes for a file that is not (or no longer) a sound database.
 _DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
@@ -160,30 +168,14 @@ def _connect() -> sqlite3.Connection:
         # WAL: readers never wait for a writer, e.g. a second Folio window storing.
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-        _migrate(conn)
+        try:
+            SCHEMA.migrate(conn)
+        except DatabaseTooNew as exc:  # a newer Folio's cache, after a downgrade: run uncached
+            raise sqlite3.DatabaseError(str(exc)) from exc
     except BaseException:
         conn.close()
         raise
     return conn
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to the latest version; later schema changes append to `_MIGRATIONS`."""
-    if conn.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS):
-        return
-    conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(_MIGRATIONS):
-            # A newer Folio's cache, after a downgrade: leave it alone, run uncached.
-            raise sqlite3.DatabaseError(f"cache schema {version} is newer than this Folio")
-        for step in _MIGRATIONS[version:]:
-            conn.execute(step)
-        conn.execute(f"PRAGMA user_version = {len(_MIGRATIONS)}")
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
 
 
 def _delete_database() -> None:

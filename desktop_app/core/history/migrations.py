@@ -1,119 +1,15 @@
-"""The chat history database's schema, as an ordered list of migrations.
-
-In the style of simonw/llm: each `@migration` function takes the schema one
-step further, and the steps run in the order they are defined. Which steps a
-database has had is `PRAGMA user_version` (the number applied), so it travels
-inside the file and costs no table. Each step and its version bump commit
-together in one transaction: a crash or a failing step leaves the database at
-the previous version, whole, and the next start simply tries that step again.
-
-Rules for later changes: append a new function, never edit, reorder or remove
-one that has shipped (users' databases have already run it). Steps run with
-`db.execute` only: `executescript` would commit half-way through the step.
-
-A database written by a newer Folio (a user_version past the last step) is
-refused with `DatabaseTooNew`, before anything is written to it: its schema
-may mean things this Folio cannot know, and it is the user's chat history.
-"""
+"""The chat history database's schema steps (see core/schema.py for the mechanism), and
+its full-text search index, which is reconciled at every open instead."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
 
-from desktop_app.errors import FolioError
+from desktop_app.core.schema import Schema, immediate
 
-Migration = Callable[[sqlite3.Connection], None]
-
-#: The steps, in order: `MIGRATIONS[n]` takes user_version n to n + 1.
-MIGRATIONS: list[Migration] = []
+HISTORY = Schema("chat history database")
 
 _SEARCH_TRIGGERS = ("messages_fts_insert", "messages_fts_delete", "messages_fts_update")
-
-
-class DatabaseTooNew(FolioError):
-    """The database was written by a newer Folio; this one must not touch it."""
-
-    def __init__(self, found: int, known: int) -> None:
-        super().__init__(
-            f"This Folio is older than your chat history database "
-            f"(schema {found} > {known}); update Folio."
-        )
-        self.found = found
-        self.known = known
-
-
-def migration(fn: Migration) -> Migration:
-    """Register `fn` as the next schema step (definition order is application order)."""
-    MIGRATIONS.append(fn)
-    return fn
-
-
-def schema_version(db: sqlite3.Connection) -> int:
-    return db.execute("PRAGMA user_version").fetchone()[0]
-
-
-def check_version(db: sqlite3.Connection) -> None:
-    """Raise `DatabaseTooNew` for a newer Folio's database; only reads, so it is safe first."""
-    version = schema_version(db)
-    if version > len(MIGRATIONS):
-        raise DatabaseTooNew(version, len(MIGRATIONS))
-
-
-def migrate(db: sqlite3.Connection) -> None:
-    """Apply the steps `db` has not had yet, each in its own transaction.
-
-    `db` must not be inside a transaction. Foreign keys are off while steps run
-    (SQLite ignores the pragma inside a transaction, and a step that rebuilds a
-    table would otherwise cascade deletes into its children); each step must
-    leave them consistent, which is checked before it commits.
-    """
-    check_version(db)
-    if schema_version(db) == len(MIGRATIONS):
-        return
-    foreign_keys = db.execute("PRAGMA foreign_keys").fetchone()[0]
-    db.execute("PRAGMA foreign_keys = OFF")
-    try:
-        while _apply_next(db):
-            pass
-    finally:
-        db.execute(f"PRAGMA foreign_keys = {int(foreign_keys)}")
-
-
-@contextlib.contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction; rolled back if anything fails inside it.
-
-    IMMEDIATE: a second Folio process opening the same file waits here, then
-    sees the first one's work already done.
-    """
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        # SQLite rolls back by itself on some errors (disk full, I/O); nothing to undo then.
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-
-
-def _apply_next(db: sqlite3.Connection) -> bool:
-    """Apply one step; False once there is none left."""
-    with _immediate(db):
-        check_version(db)
-        version = schema_version(db)
-        if version == len(MIGRATIONS):
-            return False
-        MIGRATIONS[version](db)
-        broken = db.execute("PRAGMA foreign_key_check").fetchone()
-        if broken is not None:
-            raise sqlite3.IntegrityError(
-                f"migration {MIGRATIONS[version].__name__} broke a foreign key: {tuple(broken)}"
-            )
-        db.execute(f"PRAGMA user_version = {version + 1}")
-        return True
 
 
 def fts5_available(db: sqlite3.Connection) -> bool:
@@ -131,7 +27,7 @@ def ensure_search_index(db: sqlite3.Connection) -> bool:
     later FTS5-capable Folio then finds them missing and rebuilds the index,
     which catches up on the messages written meanwhile.
     """
-    with _immediate(db):
+    with immediate(db):
         if not fts5_available(db):
             for trigger in _SEARCH_TRIGGERS:
                 db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
@@ -175,7 +71,7 @@ def _create_search_index(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 
 
-@migration
+@HISTORY.migration
 def m001_initial(db: sqlite3.Connection) -> None:
     """Conversations with their messages, attached documents and composer draft; app state.
 

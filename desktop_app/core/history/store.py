@@ -4,7 +4,7 @@ Unlike the extraction cache, this is the user's own work, so it is never
 thrown away: a damaged file is moved aside (`folio.sqlite3.corrupt-<time>`)
 and a fresh database started, with `Store.recovered_from` telling the UI so it
 can tell the user; a database from a newer Folio is refused
-(`migrations.DatabaseTooNew`) untouched.
+(`schema.DatabaseTooNew`) untouched.
 
 Writes are small and frequent (a growing answer is saved about once a second),
 so each is one short `BEGIN IMMEDIATE` transaction on one long-lived
@@ -367,13 +367,13 @@ def _open(path: Path) -> tuple[sqlite3.Connection, bool]:
     try:
         # Before anything that writes (WAL switches the file's header): a newer
         # Folio's database must stay exactly as it is.
-        migrations.check_version(db)
+        migrations.HISTORY.check_version(db)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         # Case-insensitive search beyond ASCII (SQLite's LIKE folds only A-Z).
         db.create_function("folio_fold", 1, str.casefold, deterministic=True)
-        migrations.migrate(db)
+        migrations.HISTORY.migrate(db)
         fts = migrations.ensure_search_index(db)
     except BaseException:
         db.close()

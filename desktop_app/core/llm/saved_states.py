@@ -42,6 +42,7 @@ import llama_cpp
 import numpy as np
 
 from desktop_app.core.models.gguf_header import header_size
+from desktop_app.core.schema import DatabaseTooNew, Schema
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,24 @@ _CHUNK = 8 * 1024**2
 _SAMPLES = 16
 _SAMPLE_BYTES = 64 * 1024
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    crc32 INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL,
-    last_used INTEGER NOT NULL
-)"""
+#: The index's schema steps (core/schema.py, the one mechanism of every Folio database).
+SCHEMA = Schema("saved-state index")
+
+
+@SCHEMA.migration
+def m001_entries(db: sqlite3.Connection) -> None:
+    # IF NOT EXISTS: indexes written before the index had a schema version hold the table.
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS entries (
+            key TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            crc32 INTEGER NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            last_used INTEGER NOT NULL
+        )
+        """
+    )
 
 
 def model_identity(path: Path) -> str:
@@ -379,7 +390,10 @@ class SavedStates:
         db = sqlite3.connect(path, timeout=10, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
+            try:
+                SCHEMA.migrate(db)
+            except DatabaseTooNew as exc:  # a newer Folio's index: start afresh like damage
+                raise sqlite3.DatabaseError(str(exc)) from exc
         except BaseException:
             db.close()
             raise
