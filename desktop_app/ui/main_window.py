@@ -127,8 +127,12 @@ class MainWindow(QMainWindow):
             ("Models…", QKeySequence("Ctrl+M"), self.open_models),
             ("Quit", QKeySequence.StandardKey.Quit, self.close),
         ):
-            self.addAction(QAction(text, self, shortcut=keys, triggered=slot))
-        self.sidebar.new_requested.connect(c.new_conversation)
+            # Called without arguments: `triggered` would pass its `checked` flag on (once
+            # taken by New chat for a list of files to attach).
+            action = QAction(text, self, shortcut=keys)
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
+            self.addAction(action)
+        self.sidebar.new_requested.connect(lambda: c.new_conversation())
         self.sidebar.search_changed.connect(self.conversations_changed)
         self.sidebar.picked.connect(c.open_conversation)
         self.sidebar.rename_requested.connect(self.rename_conversation)

@@ -467,3 +467,14 @@ def test_a_document_being_read_keeps_its_card_when_the_cards_are_rebuilt(
     assert window.documents.card(f"loading:{pdf}").state == "loading"
     qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1,
                     timeout=20_000)  # fmt: skip
+
+
+def test_the_new_chat_shortcut_opens_a_new_chat(qtbot, make_window, warnings_shown):
+    """Seen under Xvfb: Ctrl+N handed the action's `checked` flag to the controller."""
+    window = make_window()
+    first = window.conversation_id
+    [action] = [a for a in window.actions() if a.text() == "New chat"]
+    action.trigger()
+    assert window.conversation_id != first
+    assert window.sidebar.list.count() == 2
+    assert window.store.documents(window.conversation_id) == []
