@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app import settings as settings_mod
-from desktop_app.core.chat.cards import DocState, DocumentCard, loading_card
+from desktop_app.core.chat.attachments import Attachments
 from desktop_app.core.chat.dispatch import Dispatcher
 from desktop_app.core.chat.engine_queue import (
     Cancelled,
@@ -44,7 +44,6 @@ from desktop_app.core.chat.engine_queue import (
 )
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ConversationView, ShownMessage
-from desktop_app.core.documents import Document
 from desktop_app.core.history.store import MessageRow, Store
 from desktop_app.core.llm.events import Done
 from desktop_app.settings import Settings
@@ -88,18 +87,16 @@ class ChatController:
         self.view = view
         self._dispatcher = dispatcher
         self.engine = engine or EngineQueue("folio-engine")
-        self.reader = reader or EngineQueue("folio-reader")
         self.conversation_id: int | None = None
         self.thinking = host.settings.thinking
         self._answers: dict[int, _Answer] = {}
         self._prepare_when_done = False
         self._open_request: int | None = None
         self._warm_request: int | None = None
-        #: Documents being read, by reader request id: (conversation, card key, path).
-        self._loading: dict[int, tuple[int | None, str, str]] = {}
-        #: Files that could not be read, by card key: (conversation, card). Their cards stay
-        #: (through every rebuild) until the user removes them.
-        self._unreadable: dict[str, tuple[int | None, DocumentCard]] = {}
+        self.documents = Attachments(
+            store, host, view, reader or EngineQueue("folio-reader"), self._sink,
+            lambda: self.conversation_id, self._documents_settled,
+        )  # fmt: skip
         self._closing = False
 
     # ------------------------------------------------------------------ state
@@ -111,7 +108,7 @@ class ChatController:
     @property
     def reading(self) -> bool:
         """Whether a document is being extracted."""
-        return bool(self._loading)
+        return self.documents.reading()
 
     @property
     def preparing(self) -> bool:
@@ -137,7 +134,7 @@ class ChatController:
         """Open a new conversation, with `paths` attached once read (its session opens
         when they are, sized for them: one model load, not one now and one later)."""
         cid = self.store.create_conversation().id
-        self._read(cid, paths, password)
+        self.documents.read(cid, paths, password)
         self.open_conversation(cid)
         self.view.conversations_changed()
 
@@ -184,7 +181,7 @@ class ChatController:
         self._show_chat()
         self.view.show_draft(self.store.draft(conversation_id))
         self.view.set_busy(self.busy_here())
-        self.view.show_cards(self._cards())
+        self.view.show_cards(self.documents.cards(conversation_id))
         self._prepare()
 
     def save_draft(self, text: str) -> None:
@@ -217,7 +214,7 @@ class ChatController:
             return
         cid = self.conversation_id
         assert cid is not None
-        if self.busy_here() or any(c == cid for c, _, _ in self._loading.values()):
+        if self.busy_here() or self.documents.reading(cid):
             self._prepare_when_done = True  # after the answer, or the documents being read
             return
         self._prepare_when_done = False
@@ -325,65 +322,26 @@ class ChatController:
 
     # ------------------------------------------------------------- documents
     def add_files(self, paths: Sequence[str], password: str | None = None) -> None:
-        """Read each file on the reader queue (in a child process) and attach it to the
-        conversation that was open when it was dropped."""
-        self._read(self.conversation_id, paths, password)
-
-    def _read(self, cid: int | None, paths: Sequence[str], password: str | None) -> None:
-        host = self.host
-        for path in paths:
-            key = f"loading:{path}"
-            self._unreadable.pop(key, None)  # tried again
-            self.view.update_card(loading_card(key, path))
-            rid = self.reader.submit(
-                lambda c, p=path: host.extract(p, password, c), self._sink(self._on_reader)
-            )
-            self._loading[rid] = (cid, key, path)
+        """Read each file beside the answers and attach it to the conversation open now."""
+        self.documents.read(self.conversation_id, paths, password)
 
     def remove_document(self, key: str) -> None:
-        self._unreadable.pop(key, None)
-        for row in self.store.documents(self.conversation_id or 0):
-            if row.sha256 == key:
-                self.store.detach_document(row.id)
-        self.view.remove_card(key)
+        self.documents.remove(self.conversation_id or 0, key)
         self._prepare()
 
     def cancel_reading(self) -> None:
         """The progress row's Cancel: stop extracting and pre-reading documents."""
-        for rid in self._loading:
-            self.reader.cancel(rid)
+        self.documents.cancel()
         self.engine.cancel(self._warm_request)
 
     def document_paths(self) -> list[str]:
         return [d.path for d in self.store.documents(self.conversation_id or 0)]
 
-    def _cards(self, opened: Opened | None = None) -> list[DocumentCard]:
-        """The open conversation's cards: from the store (with what the session found, once
-        open), then the files still being read, which a rebuild must not lose."""
-        cards = []
-        for d in self.store.documents(self.conversation_id or 0):
-            if opened is None:
-                cards.append(DocumentCard(d.sha256, d.title, d.type, d.pages, d.tokens,
-                                          DocState.LOADING,
-                                          warnings=tuple(d.warnings)))  # fmt: skip
-                continue
-            pages, tokens = opened.document_sizes.get(d.sha256, (d.pages, d.tokens))
-            warnings = (*d.warnings, *filter(None, [opened.notes.get(d.sha256)]))
-            if d.sha256 in opened.unavailable:  # left out of the model's view: say so
-                cards.append(DocumentCard(d.sha256, d.title, d.type, pages, None,
-                                          DocState.ERROR, warnings=warnings,
-                                          error=opened.unavailable[d.sha256]))  # fmt: skip
-            else:
-                cards.append(DocumentCard(d.sha256, d.title, d.type, pages, tokens,
-                                          DocState.READY, opened.plan, opened.fit,
-                                          warnings))  # fmt: skip
-        here = self.conversation_id
-        return [
-            *cards,
-            *(card for cid, card in self._unreadable.values() if cid == here),
-            *(loading_card(key, path) for cid, key, path in self._loading.values()
-              if cid == here),
-        ]  # fmt: skip
+    def _documents_settled(self, cid: int | None, attached: bool) -> None:
+        """The last read of `cid` ended: its session opens with what was attached (or, if
+        it waited for the reads, without what could not be read)."""
+        if cid == self.conversation_id and (attached or self._prepare_when_done):
+            self._prepare()
 
     # ----------------------------------------------------------------- models
     def use_model(self, path: str) -> None:
@@ -411,7 +369,7 @@ class ChatController:
         thread. False if the engine did not stop in time: then nothing is freed under a
         decode that may still run (the process exit reclaims it)."""
         self._closing = True
-        self.reader.shutdown(timeout_s)  # stops a document being read (its child is killed)
+        self.documents.reader.shutdown(timeout_s)  # a file being read: its child is killed
         stopped = self.engine.shutdown(timeout_s, last=self.host.close)
         # The last deltas and `Finished` were posted on the way out: handle them now, so the
         # partial answer is saved whole before the process ends.
@@ -492,9 +450,10 @@ class ChatController:
 
     def _on_opened(self, opened: Opened) -> None:
         self.view.session_opened(opened)
-        self.view.show_cards(self._cards(opened))
+        cid = self.conversation_id
+        self.view.show_cards(self.documents.cards(cid or 0, opened))
         for sha256, path in opened.needs_password.items():
-            self._ask_password(path, opened.unavailable[sha256])
+            self.documents.ask_password(cid, path, opened.unavailable[sha256])
         if opened.document_sizes and opened.fit == "whole":
             host = self.host
             self._warm_request = self.engine.submit(
@@ -536,44 +495,3 @@ class ChatController:
             self._warm_request = None
             self.view.clear_progress()
         self.view.show_error(message)
-
-    # ----------------------------------------------------------- reader events
-    def _on_reader(self, event: RequestEvent) -> None:
-        rid = event.request_id
-        if rid not in self._loading:
-            return
-        cid, key, path = self._loading[rid]
-        if isinstance(event, Progress):
-            if cid == self.conversation_id:
-                self.view.show_progress(event.progress, "Extracting", "pages")
-            return
-        if not isinstance(event, Finished | Failed | Cancelled):
-            return
-        del self._loading[rid]
-        if cid == self.conversation_id:
-            self.view.clear_progress()
-        value = event.value if isinstance(event, Finished) else None
-        if isinstance(event, Failed):
-            error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
-                                 error=event.message)  # fmt: skip
-            self._unreadable[key] = (cid, error)
-            self.view.update_card(error)
-        else:
-            self.view.remove_card(key)
-        if isinstance(value, Document):
-            if cid is not None:
-                self.store.attach_document(cid, sha256=value.sha256, path=str(value.path),
-                                           title=value.path.name, type=value.type,
-                                           pages=value.pages, tokens=None,
-                                           warnings=value.warnings)  # fmt: skip
-        elif value is not None:  # NeedsPassword: ask, then read it again with the answer
-            self._ask_password(value.path, value.message)
-        reads_left = any(c == cid for c, _, _ in self._loading.values())
-        if cid == self.conversation_id and not reads_left:
-            if isinstance(value, Document) or self._prepare_when_done:
-                self._prepare()
-
-    def _ask_password(self, path: str, message: str) -> None:
-        password = self.view.ask_password(path, message)
-        if password is not None:
-            self.add_files([path], password)

@@ -1,0 +1,149 @@
+"""The documents side of the controller: reading files beside the answers, and their cards.
+
+Files are read on their own queue (each in a child process, documents/isolated.py), never
+behind an answer, and attached to the conversation that was open when they were dropped. The
+cards a view shows are derived here from three sources that a rebuild must all keep: the
+store's documents (with what the session found once open), the files still being read, and
+the files that could not be read (their error stays until the user removes the card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from desktop_app.core.chat.cards import DocState, DocumentCard, loading_card
+from desktop_app.core.chat.engine_queue import (
+    Cancelled,
+    EngineQueue,
+    Failed,
+    Finished,
+    Progress,
+    RequestEvent,
+    Sink,
+)
+from desktop_app.core.chat.session_host import Opened, SessionHost
+from desktop_app.core.chat.view import ConversationView
+from desktop_app.core.documents import Document
+from desktop_app.core.history.store import Store
+
+
+class Attachments:
+    def __init__(
+        self,
+        store: Store,
+        host: SessionHost,
+        view: ConversationView,
+        reader: EngineQueue,
+        sink: Callable[[Callable[[RequestEvent], None]], Sink],
+        open_conversation: Callable[[], int | None],
+        settled: Callable[[int | None, bool], None],
+    ) -> None:
+        """`sink` makes a request's sink that hands events to the owner thread;
+        `open_conversation` says which conversation is on screen; `settled(cid, attached)` is
+        called when a read ended and no other read of that conversation is left."""
+        self._store = store
+        self._host = host
+        self._view = view
+        self.reader = reader
+        self._sink = sink
+        self._open = open_conversation
+        self._settled = settled
+        #: Files being read, by reader request id: (conversation, card key, path).
+        self._loading: dict[int, tuple[int | None, str, str]] = {}
+        #: Files that could not be read, by card key: (conversation, card).
+        self._unreadable: dict[str, tuple[int | None, DocumentCard]] = {}
+
+    def reading(self, cid: int | None = None) -> bool:
+        """Whether a file is being read (for conversation `cid`, or for any)."""
+        return any(cid is None or c == cid for c, _, _ in self._loading.values())
+
+    def read(self, cid: int | None, paths: Sequence[str], password: str | None = None) -> None:
+        host = self._host
+        for path in paths:
+            key = f"loading:{path}"
+            self._unreadable.pop(key, None)  # tried again
+            self._view.update_card(loading_card(key, path))
+            rid = self.reader.submit(
+                lambda c, p=path: host.extract(p, password, c), self._sink(self._on_reader)
+            )
+            self._loading[rid] = (cid, key, path)
+
+    def remove(self, cid: int, key: str) -> None:
+        """The card's remove button: detach the document (or forget the unreadable file)."""
+        self._unreadable.pop(key, None)
+        for row in self._store.documents(cid):
+            if row.sha256 == key:
+                self._store.detach_document(row.id)
+        self._view.remove_card(key)
+
+    def cancel(self) -> None:
+        for rid in self._loading:
+            self.reader.cancel(rid)
+
+    def cards(self, cid: int, opened: Opened | None = None) -> list[DocumentCard]:
+        """The cards of conversation `cid`: its documents (ready or not in view once the
+        session is `opened`, loading before), the unreadable files, the files being read."""
+        cards = []
+        for d in self._store.documents(cid):
+            if opened is None:
+                cards.append(DocumentCard(d.sha256, d.title, d.type, d.pages, d.tokens,
+                                          DocState.LOADING,
+                                          warnings=tuple(d.warnings)))  # fmt: skip
+                continue
+            pages, tokens = opened.document_sizes.get(d.sha256, (d.pages, d.tokens))
+            warnings = (*d.warnings, *filter(None, [opened.notes.get(d.sha256)]))
+            if d.sha256 in opened.unavailable:  # left out of the model's view: say so
+                cards.append(DocumentCard(d.sha256, d.title, d.type, pages, None,
+                                          DocState.ERROR, warnings=warnings,
+                                          error=opened.unavailable[d.sha256]))  # fmt: skip
+            else:
+                cards.append(DocumentCard(d.sha256, d.title, d.type, pages, tokens,
+                                          DocState.READY, opened.plan, opened.fit,
+                                          warnings))  # fmt: skip
+        return [
+            *cards,
+            *(card for c, card in self._unreadable.values() if c == cid),
+            *(loading_card(key, path) for c, key, path in self._loading.values() if c == cid),
+        ]
+
+    def ask_password(self, cid: int | None, path: str, message: str) -> None:
+        """An encrypted file of `cid`: ask, then read it again with the answer (declined:
+        it stays out of the model's view, and its card says so)."""
+        password = self._view.ask_password(path, message)
+        if password is not None:
+            self.read(cid, [path], password)
+
+    def _on_reader(self, event: RequestEvent) -> None:
+        rid = event.request_id
+        if rid not in self._loading:
+            return
+        cid, key, path = self._loading[rid]
+        here = cid == self._open()
+        if isinstance(event, Progress):
+            if here:
+                self._view.show_progress(event.progress, "Extracting", "pages")
+            return
+        if not isinstance(event, Finished | Failed | Cancelled):
+            return
+        del self._loading[rid]
+        if here:
+            self._view.clear_progress()
+        value = event.value if isinstance(event, Finished) else None
+        if isinstance(event, Failed):
+            error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
+                                 error=event.message)  # fmt: skip
+            self._unreadable[key] = (cid, error)
+            self._view.update_card(error)
+        else:
+            self._view.remove_card(key)
+        attached = isinstance(value, Document) and cid is not None
+        if attached:
+            self._store.attach_document(cid, sha256=value.sha256, path=str(value.path),
+                                        title=value.path.name, type=value.type,
+                                        pages=value.pages, tokens=None,
+                                        warnings=value.warnings)  # fmt: skip
+        elif value is not None:  # NeedsPassword
+            self.ask_password(cid, value.path, value.message)
+        if not self.reading(cid):
+            self._settled(cid, attached)
