@@ -1,0 +1,95 @@
+"""`folio serve`: the OpenAI-compatible API on this machine, without the window.
+
+A script written for Ollama or OpenAI (`openai.OpenAI(base_url=…, api_key=…)`) runs against
+it by changing only `base_url`. It binds 127.0.0.1 by default; another interface needs an
+API key, since anyone who can reach the port could otherwise use the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from desktop_app.errors import FolioError
+
+DEFAULT_PORT = 8765
+#: Context for API requests when neither --ctx nor the settings say (capped by the machine).
+DEFAULT_CONTEXT = 32768
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def add_serve_command(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="an OpenAI-compatible API for scripts (/v1/…)")
+    serve.add_argument("--model", help="GGUF model file (default: the configured one)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    serve.add_argument("--api-key", help="require this key (Authorization: Bearer KEY)")
+    serve.add_argument("--ctx", type=int, help="context length in tokens")
+    serve.add_argument("--cors-origin", help="allow browser requests from this origin")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from desktop_app.server.app import create_app
+
+    if args.host not in LOOPBACK and not args.api_key:
+        raise FolioError(
+            f"Serving on {args.host} would let anyone who can reach it use the model: "
+            "pass --api-key KEY too (or serve on 127.0.0.1)."
+        )
+    state = load_state(args)
+    engine = state.engine
+    print(f"Folio API at http://{args.host}:{args.port}/v1 · {state.model_ids[0]} · "
+          f"{engine.placement} · {engine.n_ctx:,}-token context", file=sys.stderr)  # fmt: skip
+    try:
+        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    finally:
+        state.queue.shutdown(last=engine.close)
+    return 0
+
+
+def load_state(args: argparse.Namespace):
+    """Load the model on a new engine queue's thread (the one that will serve it)."""
+    from desktop_app import settings as settings_mod
+    from desktop_app.core import hardware
+    from desktop_app.core.chat.engine_queue import EngineQueue, Failed, Finished
+    from desktop_app.core.llm.engine import Engine, EngineConfig
+    from desktop_app.core.llm.placement import max_context
+    from desktop_app.core.models.gguf_header import read_model_info
+    from desktop_app.core.models.locator import resolve_model
+    from desktop_app.server.app import ServerState
+
+    settings = settings_mod.load()
+    model_path = resolve_model(args.model, settings.model_path)
+    hw = hardware.detect()
+    info = read_model_info(model_path)
+    fits = max_context(info, hw, settings.kv_cache_type)
+    n_ctx = args.ctx or settings.n_ctx or min(DEFAULT_CONTEXT, fits)
+    config = EngineConfig(model_path=model_path, n_ctx=n_ctx, gpu_layers=settings.gpu_layers,
+                          n_threads=settings.n_threads, flash_attn=settings.flash_attn,
+                          kv_cache_type=settings.kv_cache_type,
+                          checkpoint_ram_bytes=settings.checkpoint_ram_mb * 1024**2)  # fmt: skip
+    queue = EngineQueue("folio-engine")
+    outcome: list[object] = []
+    ended = threading.Event()
+
+    def sink(event: object) -> None:
+        if isinstance(event, Finished | Failed):
+            outcome.append(event)
+            ended.set()
+
+    queue.call(lambda cancel: Engine.load(config, hardware=hw), sink)
+    ended.wait()
+    [event] = outcome
+    if isinstance(event, Failed):
+        queue.shutdown()
+        raise FolioError(event.message)
+    assert isinstance(event, Finished)
+    names = [model_path.stem]
+    if info.name and (alias := info.name.lower().replace(" ", "-")) not in names:
+        names.append(alias)
+    return ServerState(event.value, queue, tuple(names), api_key=args.api_key,
+                       loopback=args.host in LOOPBACK, cors_origin=args.cors_origin)  # fmt: skip

@@ -1,0 +1,1 @@
+"""The local OpenAI-compatible API: a view of the same engine queue as the window."""

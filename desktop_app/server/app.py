@@ -1,0 +1,275 @@
+"""Folio's OpenAI-compatible HTTP API (Starlette), a view of the same engine queue.
+
+Every completion is a job on the `EngineQueue` that owns the model: one generation at a
+time, in the order requests arrived, never interrupted by the next one (llama-cpp-python's
+own server cuts a running stream short when a new request comes). A client that goes
+away, streaming or not, cancels its job, and the engine stops within one token: the
+openai client retries a timed-out request twice, so an answer nobody waits for would
+otherwise run three times.
+
+Errors are always OpenAI's `{"error": {message, type, param, code}}` with a real status.
+Bound to loopback, a request whose Host is not local is refused (403): a web page could
+otherwise reach the API through DNS rebinding (Ollama's CVE-2024-28224).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from desktop_app.core.chat.engine_queue import (
+    Cancelled,
+    Delta,
+    EngineQueue,
+    Failed,
+    Finished,
+    RequestEvent,
+    Started,
+)
+from desktop_app.core.llm.engine import Engine
+from desktop_app.server.generation import Completion, Rejected, chat_job
+from desktop_app.server.requests import ApiError, parse_chat
+
+#: Requests waiting or running; more get 503 with Retry-After instead of an unbounded queue.
+MAX_PENDING = 16
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+#: How often a non-streaming request checks that its client is still there.
+DISCONNECT_POLL_S = 0.25
+
+
+@dataclass
+class ServerState:
+    engine: Engine
+    queue: EngineQueue
+    #: Model ids listed by /v1/models (the first is the loaded file); any id is served.
+    model_ids: tuple[str, ...]
+    api_key: str | None = None
+    loopback: bool = True
+    cors_origin: str | None = None
+    pending: int = field(default=0)
+
+
+def create_app(state: ServerState) -> _Guard:
+    async def models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [_model(m) for m in state.model_ids]})
+
+    async def model(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in state.model_ids:
+            raise ApiError(404, f"The model '{name}' does not exist.", param="model",
+                           code="model_not_found")  # fmt: skip
+        return JSONResponse(_model(name))
+
+    async def chat(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "The request body is not valid JSON.") from None
+        chat_request = parse_chat(body)
+        if state.pending >= MAX_PENDING:
+            raise ApiError(503, "The server is busy; try again shortly.", type="server_error",
+                           headers={"Retry-After": "5"})  # fmt: skip
+        events: asyncio.Queue[RequestEvent] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        rid = state.queue.submit(
+            lambda cancel: chat_job(state.engine, chat_request, cancel),
+            lambda event: loop.call_soon_threadsafe(events.put_nowait, event),
+        )
+        state.pending += 1
+        reply = _Reply(chat_request.model or state.model_ids[0])
+        streaming = False
+        try:
+            first = await _next(events, request)
+            if first is None:  # the client went away while waiting for its turn
+                return Response(status_code=499)
+            if isinstance(first, Finished) and isinstance(first.value, Rejected):
+                raise first.value.error
+            if not chat_request.stream:
+                return JSONResponse(await reply.collect(first, events, request))
+            streaming = True
+        finally:
+            if not streaming:  # ended here; cancelling an ended request does nothing
+                state.queue.cancel(rid)
+                state.pending -= 1
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                async for chunk in reply.chunks(first, events, chat_request.include_usage):
+                    yield chunk
+            finally:  # also when the client disconnects: Starlette cancels this generator
+                state.queue.cancel(rid)
+                state.pending -= 1
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        return _error(ApiError(exc.status_code, f"{request.method} {request.url.path}: "
+                               f"{exc.detail}", type=kind))  # fmt: skip
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _error(exc)
+
+    app = Starlette(
+        routes=[
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/v1/models/{name:path}", model, methods=["GET"]),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: not_found, ApiError: api_error},
+    )
+    return _Guard(app, state)
+
+
+class _Guard:
+    """Before any route: the Host check and the API key; after: the CORS header if asked.
+    A plain ASGI wrapper, so streamed responses and client disconnects pass through as is."""
+
+    def __init__(self, app: Starlette, state: ServerState) -> None:
+        self._app = app
+        self._state = state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        error = self._refusal(headers)
+        if error is not None:
+            await _error(error)(scope, receive, send)
+            return
+        origin = self._state.cors_origin
+        if origin:
+
+            async def send_with_cors(message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"access-control-allow-origin", origin.encode()),
+                    ]
+                await send(message)  # fmt: skip
+
+            await self._app(scope, receive, send_with_cors)
+        else:
+            await self._app(scope, receive, send)
+
+    def _refusal(self, headers: dict[str, str]) -> ApiError | None:
+        host = headers.get("host", "")
+        name = "[::1]" if host.startswith("[::1]") else host.rsplit(":", 1)[0].lower()
+        if self._state.loopback and name not in LOCAL_HOSTS:
+            return ApiError(403, "Requests must address this server as localhost.",
+                            type="permission_error")  # fmt: skip
+        key = self._state.api_key
+        if key is not None and headers.get("authorization", "") != f"Bearer {key}":
+            return ApiError(401, "Invalid or missing API key.", type="authentication_error",
+                            code="invalid_api_key")  # fmt: skip
+        return None
+
+
+def _error(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+
+def _model(name: str) -> dict:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "folio"}
+
+
+async def _next(
+    events: asyncio.Queue[RequestEvent], request: Request | None
+) -> RequestEvent | None:
+    """The next event that is not `Started` (None if the client disconnected meanwhile)."""
+    while True:
+        try:
+            event = await asyncio.wait_for(events.get(), DISCONNECT_POLL_S)
+        except TimeoutError:
+            if request is not None and await request.is_disconnected():
+                return None
+            continue
+        if not isinstance(event, Started):
+            return event
+
+
+class _Reply:
+    """Shapes one completion's events into OpenAI's response or stream chunks."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    async def collect(self, first: RequestEvent, events, request: Request) -> dict:
+        answer, reasoning, done = [], [], None
+        event: RequestEvent | None = first
+        while event is not None:
+            if isinstance(event, Delta):
+                answer.append(event.answer)
+                reasoning.append(event.reasoning)
+            elif isinstance(event, Failed):
+                raise ApiError(500, event.message, type="server_error")
+            elif isinstance(event, Finished | Cancelled):
+                done = event.value if isinstance(event, Finished) else None
+                break
+            event = await _next(events, request)
+        if not isinstance(done, Completion):
+            raise ApiError(499, "The request was cancelled.", type="cancelled")
+        message = {"role": "assistant", "content": "".join(answer)}
+        if any(reasoning):
+            message["reasoning_content"] = "".join(reasoning)
+        return {
+            **self._head("chat.completion"),
+            "choices": [{"index": 0, "message": message, "finish_reason": done.finish_reason}],
+            "usage": _usage(done),
+        }
+
+    async def chunks(self, first: RequestEvent, events, include_usage: bool) -> AsyncIterator[str]:
+        yield self._chunk({"role": "assistant", "content": ""})
+        event: RequestEvent | None = first
+        while event is not None:
+            if isinstance(event, Delta):
+                delta = {"content": event.answer} if event.answer else {}
+                if event.reasoning:
+                    delta["reasoning_content"] = event.reasoning
+                if delta:
+                    yield self._chunk(delta)
+            elif isinstance(event, Failed):
+                error = ApiError(500, event.message, type="server_error")
+                yield f"data: {json.dumps(error.body)}\n\n"
+                return
+            elif isinstance(event, Finished) and isinstance(event.value, Completion):
+                yield self._chunk({}, event.value.finish_reason)
+                if include_usage:
+                    yield self._data({**self._head("chat.completion.chunk"), "choices": [],
+                                      "usage": _usage(event.value)})  # fmt: skip
+                yield "data: [DONE]\n\n"
+                return
+            elif isinstance(event, Finished | Cancelled):
+                return
+            event = await _next(events, None)  # Progress: the prompt is still being read
+
+    def _head(self, kind: str) -> dict:
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+
+    def _chunk(self, delta: dict, finish_reason: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return self._data({**self._head("chat.completion.chunk"), "choices": [choice]})
+
+    @staticmethod
+    def _data(payload: dict) -> str:
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _usage(done: Completion) -> dict:
+    return {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
+            "total_tokens": done.prompt_tokens + done.completion_tokens}  # fmt: skip

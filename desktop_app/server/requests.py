@@ -1,0 +1,143 @@
+"""OpenAI chat-completion requests: validated into one typed value, or a 400 in OpenAI's shape.
+
+Scripts written for OpenAI or Ollama send fields Folio does not use (`frequency_penalty`,
+`user`, `logit_bias`…): unknown fields are ignored, never refused, so such a script runs by
+changing only its `base_url`. What Folio cannot honour and a script would silently depend on
+(`n` > 1, tools) is refused with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: Answer length when the request gives none: finite, so a runaway answer ends.
+DEFAULT_MAX_TOKENS = 2048
+ROLES = frozenset({"system", "developer", "user", "assistant"})
+
+
+class ApiError(Exception):
+    """An error for the client: status code and OpenAI's error object."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[dict[str, str], ...]
+    model: str
+    max_tokens: int
+    temperature: float | None
+    top_p: float | None
+    seed: int | None
+    stop: tuple[str, ...]
+    stream: bool
+    include_usage: bool
+    thinking: bool
+
+
+def parse_chat(body: Any) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "'messages' must be a non-empty list of messages.", param="messages")
+    n = body.get("n", 1)
+    if n not in (1, None):
+        raise ApiError(400, "Only n=1 is supported: one answer per request.", param="n")
+    if body.get("tools"):
+        raise ApiError(400, "Tools are not supported by this server.", param="tools")
+    stream_options = body.get("stream_options") or {}
+    template_kwargs = body.get("chat_template_kwargs") or {}
+    effort = body.get("reasoning_effort")
+    thinking = bool(template_kwargs.get("enable_thinking", effort not in (None, "none")))
+    return ChatRequest(
+        messages=tuple(_message(m, i) for i, m in enumerate(messages)),
+        model=str(body.get("model") or ""),
+        max_tokens=_max_tokens(body),
+        temperature=_number(body, "temperature", 0.0, 2.0),
+        top_p=_number(body, "top_p", 0.0, 1.0),
+        seed=_integer(body, "seed"),
+        stop=_stop(body.get("stop")),
+        stream=bool(body.get("stream", False)),
+        include_usage=isinstance(stream_options, dict)
+        and bool(stream_options.get("include_usage")),
+        thinking=thinking,
+    )
+
+
+def _message(message: Any, index: int) -> dict[str, str]:
+    param = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise ApiError(400, f"{param} must be an object with 'role' and 'content'.", param=param)
+    role = message.get("role")
+    if not isinstance(role, str) or role not in ROLES:
+        raise ApiError(400, f"{param}.role must be one of {', '.join(sorted(ROLES))}.",
+                       param=f"{param}.role")  # fmt: skip
+    content = message.get("content")
+    if isinstance(content, list):  # text parts: [{"type": "text", "text": "…"}]
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                raise ApiError(400, f"{param}.content: only text parts are supported.",
+                               param=f"{param}.content")  # fmt: skip
+            texts.append(str(part.get("text", "")))
+        content = "".join(texts)
+    if content is None and role == "assistant":
+        content = ""
+    if not isinstance(content, str):
+        raise ApiError(400, f"{param}.content must be a string or a list of text parts.",
+                       param=f"{param}.content")  # fmt: skip
+    return {"role": "system" if role == "developer" else role, "content": content}
+
+
+def _max_tokens(body: dict) -> int:
+    # max_completion_tokens replaced max_tokens in OpenAI's API; when both come, it wins.
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ApiError(400, f"'{key}' must be a positive integer.", param=key)
+            return value
+    return DEFAULT_MAX_TOKENS
+
+
+def _number(body: dict, key: str, low: float, high: float) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ApiError(400, f"'{key}' must be a number from {low:g} to {high:g}.", param=key)
+    return float(value)
+
+
+def _integer(body: dict, key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"'{key}' must be an integer.", param=key)
+    return value & 0xFFFFFFFF
+
+
+def _stop(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value) or len(value) > 4:
+        raise ApiError(400, "'stop' must be a string or a list of up to 4 strings.", param="stop")
+    return tuple(s for s in value if s)
