@@ -1,0 +1,190 @@
+"""`folio serve` driven by the official openai client, as scripts written for Ollama do."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.model
+
+KEY = "test-key"
+QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, smollm2_gguf: Path) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("serve-home")
+    port = _free_port()
+    env = {**os.environ, "FOLIO_HOME": str(home)}
+    args = [sys.executable, "-m", "desktop_app", "serve", "--model", str(smollm2_gguf),
+            "--port", str(port), "--api-key", KEY, "--ctx", "4096"]  # fmt: skip
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{base}/models", headers={"Authorization": f"Bearer {KEY}"})
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def client(server: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server, api_key=KEY, max_retries=0)
+
+
+def _greedy(client: openai.OpenAI, **kw):
+    return client.chat.completions.create(model="qwen3.5:9b", messages=QUESTION,
+                                          temperature=0, max_tokens=40, **kw)  # fmt: skip
+
+
+def test_the_stream_joins_to_the_non_streamed_answer(client) -> None:
+    whole = _greedy(client)
+    assert whole.id.startswith("chatcmpl-") and whole.model == "qwen3.5:9b"
+    message = whole.choices[0].message
+    assert message.role == "assistant" and message.content
+    chunks = list(_greedy(client, stream=True))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(c.choices[0].delta.role is None for c in chunks[1:])
+    assert len({c.id for c in chunks}) == 1 and len({c.created for c in chunks}) == 1
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == message.content
+    assert chunks[-1].choices[0].finish_reason == whole.choices[0].finish_reason
+    assert chunks[-1].choices[0].delta.content is None  # the last chunk only ends it
+    assert all(c.usage is None for c in chunks)  # not asked for
+
+
+def test_max_tokens_cuts_the_answer_and_usage_counts_it(client) -> None:
+    done = client.chat.completions.create(model="any", messages=QUESTION, max_tokens=8)
+    assert done.choices[0].finish_reason == "length"
+    assert done.usage.completion_tokens == 8
+    assert done.usage.total_tokens == done.usage.prompt_tokens + 8
+    newer = client.chat.completions.create(model="any", messages=QUESTION, max_tokens=50,
+                                           max_completion_tokens=3)  # fmt: skip
+    assert newer.usage.completion_tokens == 3  # max_completion_tokens wins
+
+
+def test_usage_chunk_only_when_asked(client) -> None:
+    chunks = list(client.chat.completions.create(
+        model="any", messages=QUESTION, max_tokens=6, stream=True,
+        stream_options={"include_usage": True},
+    ))  # fmt: skip
+    *rest, usage = chunks
+    assert usage.choices == [] and usage.usage.completion_tokens == 6
+    assert rest[-1].choices[0].finish_reason == "length"
+
+
+def test_a_stop_string_never_reaches_the_client(client) -> None:
+    text = _greedy(client).choices[0].message.content
+    words = text.split()
+    stop = words[len(words) // 2]
+    cut = text[: text.index(stop)]
+    for stream in (False, True):
+        reply = _greedy(client, stop=[stop], stream=stream)
+        if stream:
+            chunks = list(reply)
+            got = "".join(c.choices[0].delta.content or "" for c in chunks)
+            reason = chunks[-1].choices[0].finish_reason
+        else:
+            got, reason = reply.choices[0].message.content, reply.choices[0].finish_reason
+        assert got == cut and stop not in got and reason == "stop"
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        None,
+        "hello",
+        [123],
+        [{}],
+        [{"role": 1, "content": "x"}],
+        [{"role": "user", "content": 5}],
+        [],
+    ],  # fmt: skip
+)
+def test_malformed_messages_are_a_400_with_an_error_object(server, messages) -> None:
+    reply = httpx.post(f"{server}/chat/completions", json={"model": "m", "messages": messages},
+                       headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+
+
+def test_a_prompt_longer_than_the_context_is_refused_before_streaming(client) -> None:
+    long = [{"role": "user", "content": "lighthouse " * 5000}]
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as info:
+            client.chat.completions.create(model="m", messages=long, stream=stream)
+        assert info.value.code == "context_length_exceeded"
+        assert "4,096 tokens" in info.value.message
+
+
+def test_the_api_key_and_a_local_host_are_required(server) -> None:
+    wrong = openai.OpenAI(base_url=server, api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        wrong.models.list()
+    rebinding = httpx.get(f"{server}/models", headers={"Authorization": f"Bearer {KEY}",
+                                                      "Host": "attacker.example"})  # fmt: skip
+    assert rebinding.status_code == 403
+    assert rebinding.json()["error"]["type"] == "permission_error"
+    missing = httpx.get(f"{server}/nothing", headers={"Authorization": f"Bearer {KEY}"})
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_concurrent_clients_are_answered_in_full_in_order(client) -> None:
+    expected = _greedy(client).choices[0].message.content
+    finished: list[int] = []
+    answers: dict[int, str] = {}
+
+    def ask(i: int) -> None:
+        answers[i] = _greedy(client).choices[0].message.content
+        finished.append(i)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)  # so the arrival order is known
+    for thread in threads:
+        thread.join(60)
+    assert answers == {0: expected, 1: expected, 2: expected}
+    assert finished == [0, 1, 2]  # one at a time, first come first served
+
+
+def test_a_client_that_leaves_mid_stream_frees_the_engine(client) -> None:
+    long = [{"role": "user", "content": "Write a very long story about the sea."}]
+    stream = client.chat.completions.create(model="m", messages=long, max_tokens=3000,
+                                            temperature=0, stream=True)  # fmt: skip
+    for i, _chunk in enumerate(stream):
+        if i == 3:
+            break
+    stream.close()
+    began = time.monotonic()
+    after = client.chat.completions.create(model="m", messages=QUESTION, max_tokens=5,
+                                           stream=True)  # fmt: skip
+    first = next(iter(after))
+    waited = time.monotonic() - began
+    after.close()
+    # 3,000 tokens of the abandoned answer would take tens of seconds on this CPU.
+    assert first.choices[0].delta.role == "assistant"
+    assert waited < 3
