@@ -41,8 +41,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "pass --api-key KEY too (or serve on 127.0.0.1)."
         )
     state = load_state(args)
-    engine = state.engine
-    print(f"Folio API at http://{args.host}:{args.port}/v1 · {state.model_ids[0]} · "
+    engine = state.engine_for()
+    assert engine is not None
+    print(f"Folio API at http://{args.host}:{args.port}/v1 · {state.models()[0]} · "
           f"{engine.placement} · {engine.n_ctx:,}-token context", file=sys.stderr)  # fmt: skip
     try:
         uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
@@ -88,8 +89,14 @@ def load_state(args: argparse.Namespace):
         queue.shutdown()
         raise FolioError(event.message)
     assert isinstance(event, Finished)
-    names = [model_path.stem]
-    if info.name and (alias := info.name.lower().replace(" ", "-")) not in names:
-        names.append(alias)
-    return ServerState(event.value, queue, tuple(names), api_key=args.api_key,
+    engine, names = event.value, model_ids(model_path, info.name)
+    return ServerState(lambda: engine, queue, lambda: names, api_key=args.api_key,
                        loopback=args.host in LOOPBACK, cors_origin=args.cors_origin)  # fmt: skip
+
+
+def model_ids(model_path, name: str | None) -> tuple[str, ...]:
+    """The file's stem, and the GGUF's own name as scripts might spell it."""
+    names = [model_path.stem]
+    if name and (alias := name.lower().replace(" ", "-")) not in names:
+        names.append(alias)
+    return tuple(names)

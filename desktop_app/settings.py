@@ -56,6 +56,9 @@ class Settings:
     state_cache_gb: float = 20.0
     #: "system" (follow the desktop), "light" or "dark".
     theme: str = "system"
+    #: The OpenAI-compatible API inside the app (127.0.0.1 only), sharing its model.
+    api_server: bool = False
+    api_port: int = 8765
 
     @property
     def max_document_bytes(self) -> int:

@@ -18,7 +18,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -49,10 +49,12 @@ DISCONNECT_POLL_S = 0.25
 
 @dataclass
 class ServerState:
-    engine: Engine
+    #: The loaded engine, or None while none is (called on the engine thread, in the job:
+    #: in the app, the engine a conversation switch may have replaced).
+    engine_for: Callable[[], Engine | None]
     queue: EngineQueue
     #: Model ids listed by /v1/models (the first is the loaded file); any id is served.
-    model_ids: tuple[str, ...]
+    models: Callable[[], tuple[str, ...]]
     api_key: str | None = None
     loopback: bool = True
     cors_origin: str | None = None
@@ -61,11 +63,11 @@ class ServerState:
 
 def create_app(state: ServerState) -> _Guard:
     async def models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [_model(m) for m in state.model_ids]})
+        return JSONResponse({"object": "list", "data": [_model(m) for m in state.models()]})
 
     async def model(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in state.model_ids:
+        if name not in state.models():
             raise ApiError(404, f"The model '{name}' does not exist.", param="model",
                            code="model_not_found")  # fmt: skip
         return JSONResponse(_model(name))
@@ -82,11 +84,11 @@ def create_app(state: ServerState) -> _Guard:
         events: asyncio.Queue[RequestEvent] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         rid = state.queue.submit(
-            lambda cancel: chat_job(state.engine, chat_request, cancel),
+            lambda cancel: chat_job(state.engine_for(), chat_request, cancel),
             lambda event: loop.call_soon_threadsafe(events.put_nowait, event),
         )
         state.pending += 1
-        reply = _Reply(chat_request.model or state.model_ids[0])
+        reply = _Reply(chat_request.model or state.models()[0])
         streaming = False
         try:
             first = await _next(events, request)

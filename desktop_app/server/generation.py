@@ -66,9 +66,15 @@ class StopScanner:
         return held
 
 
-def chat_job(engine: Engine, request: ChatRequest, cancel: threading.Event) -> Iterator[object]:
+def chat_job(
+    engine: Engine | None, request: ChatRequest, cancel: threading.Event
+) -> Iterator[object]:
     """Stream the completion of `request`: `ReasoningDelta`/`AnswerDelta`, then `Completion`
     (or only `Rejected`)."""
+    if engine is None:
+        yield Rejected(ApiError(503, "The model is still loading; try again shortly.",
+                                type="server_error", headers={"Retry-After": "5"}))  # fmt: skip
+        return
     messages = list(request.messages)
     text = engine.render(messages, thinking=request.thinking)
     tokens = engine.tokenize(text)

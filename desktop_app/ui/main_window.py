@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -37,6 +38,7 @@ from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.models.locator import resolve_model
 from desktop_app.errors import FolioError
+from desktop_app.server.background import BackgroundServer
 from desktop_app.ui.chat_markdown import format_stats
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.citations import CitationLookup
@@ -48,6 +50,9 @@ from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
 from desktop_app.ui.qt_dispatch import QtDispatcher
 from desktop_app.ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from desktop_app.server.background import BackgroundServer
 
 #: How long the "downloaded" notice stays in the status bar.
 NOTICE_MS = 15_000
@@ -70,8 +75,10 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._build()
         self.controller = ChatController(store, host, self, QtDispatcher(self))
+        self.api_server: BackgroundServer | None = None  # the local API, when turned on
         self._connect()
         self.controller.restore()
+        self._apply_api(host.settings)
 
     # The controller's state, named for what callers and tests ask of the window.
     @property
@@ -217,6 +224,33 @@ class MainWindow(QMainWindow):
         if needs_reload(self.host.settings, new):
             self.model_label.setText("Reloading the model with the new settings…")
         self.controller.reconfigure(model_path, new)
+        self._apply_api(new)
+
+    def _apply_api(self, settings: settings_mod.Settings) -> None:
+        """Start, move or stop the local API as the settings say."""
+        running = self.api_server
+        if running is not None and (not settings.api_server or running.port != settings.api_port):
+            running.stop()
+            self.api_server = None
+        if settings.api_server and self.api_server is None:
+            # Imported only when asked for: the web stack costs start-up time otherwise.
+            from desktop_app.cli_serve import model_ids
+            from desktop_app.server.app import ServerState
+            from desktop_app.server.background import BackgroundServer
+
+            host = self.host
+            state = ServerState(host.api_engine, self.controller.engine,
+                                lambda: model_ids(host.model_path, None))  # fmt: skip
+            server = BackgroundServer(state, settings.api_port)
+            try:
+                server.start()
+            except FolioError as exc:
+                self.show_error(str(exc))
+                return
+            self.api_server = server
+            self.statusBar().showMessage(
+                f"Local API at http://127.0.0.1:{settings.api_port}/v1", NOTICE_MS
+            )
 
     def open_models(self) -> QWidget:
         """The models dialog (first run and Ctrl+M): pick, find or download a model."""
@@ -342,6 +376,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         """Stop cleanly: the answer in flight ends within about a second and is saved."""
         self.controller.save_draft(self.composer.text())
+        if self.api_server is not None:  # no new API requests while the engine stops
+            self.api_server.stop()
+            self.api_server = None
         self.controller.shutdown()
         self.downloads.shutdown()  # pauses them; the next start shows them paused
         event.accept()

@@ -56,3 +56,47 @@ def test_drop_ask_stream_restart(qtbot, folio_home: Path, smollm2_gguf: Path, tm
         assert [d.title for d in again.store.documents(cid)] == ["invoice.txt"]
     finally:
         again.close()
+
+
+def test_the_local_api_answers_with_the_windows_model(
+    qtbot, folio_home: Path, smollm2_gguf: Path, monkeypatch
+):
+    """Settings → Local API: the server runs inside the app, on the window's engine queue,
+    with the model the window loaded (no second copy)."""
+    import socket
+    import threading
+
+    import openai
+
+    from desktop_app.core.llm.engine import Engine
+
+    loads: list[object] = []
+    real_load = Engine.load.__func__
+    monkeypatch.setattr(Engine, "load", classmethod(
+        lambda cls, *a, **k: loads.append(a) or real_load(cls, *a, **k)))  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = settings_mod.Settings(max_answer_tokens=48, api_server=True, api_port=port)
+    window = MainWindow(Store(), SessionHost(smollm2_gguf, settings))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: "SmolLM2" in window.model_label.text(), timeout=60_000)
+    assert window.api_server is not None
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+    replies: list[object] = []
+    threading.Thread(target=lambda: replies.append(client.chat.completions.create(
+        model="qwen3.5:9b", messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=6))).start()  # fmt: skip
+    qtbot.waitUntil(lambda: bool(replies), timeout=60_000)
+    [reply] = replies
+    assert reply.choices[0].message.content and reply.usage.completion_tokens == 6
+    assert len(loads) == 1  # the window's model answered: none was loaded for the API
+    # The window still answers afterwards, on the same engine.
+    window.controller.send("What is 2 + 2?")
+    qtbot.waitUntil(lambda: not window.controller.answering, timeout=60_000)
+    answer = window.store.messages(window.conversation_id)[-1]
+    assert answer.content and answer.finish_reason in ("stop", "length")
+    window.close()
+    assert window.api_server is None
+    with pytest.raises(openai.APIConnectionError):
+        client.models.list()  # closing the window stopped the server

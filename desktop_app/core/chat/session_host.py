@@ -229,6 +229,10 @@ class SessionHost:
     def continue_last(self, cancel: threading.Event) -> Iterator[object]:
         yield from self._ready().continue_last(cancel=cancel)
 
+    def api_engine(self):
+        """The engine the local API answers with (on the engine thread), None if none."""
+        return self.session.engine if self.session is not None else None
+
     def _ready(self) -> ChatSession:
         """The open session, or a clear error saying why there is none."""
         if self.session is None:

@@ -148,6 +148,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._answers_tab(settings), "Answers")
         self.tabs.addTab(self._storage_tab(settings), "Documents && storage")
         self.tabs.addTab(self._appearance_tab(settings), "Appearance")
+        self.tabs.addTab(self._api_tab(settings), "Local API")
         self.system_page = SystemPage()
         self.tabs.addTab(self.system_page, "System")
         self.reload_hint = QLabel(RELOAD_MESSAGE)
@@ -281,6 +282,18 @@ class SettingsDialog(QDialog):
         self.theme.setCurrentIndex(max(0, self.theme.findData(s.theme)))
         form = QFormLayout()
         form.addRow("Theme:", _row(self.theme))
+        return self._page(form)
+
+    def _api_tab(self, s: Settings) -> QWidget:
+        self.api_server = QCheckBox("Serve an OpenAI-compatible API on this computer")
+        self.api_server.setChecked(s.api_server)
+        self.api_port = _spin(1024, 65_535, s.api_port, 1, "")
+        form = QFormLayout()
+        form.addRow("Local API:", self.api_server)
+        hint = ("Scripts that use the openai client reach Folio's model at "
+                "http://127.0.0.1:PORT/v1 while Folio is open (no second copy of the model). "
+                "Only this computer can connect.")  # fmt: skip
+        form.addRow("Port:", _row(_row(self.api_port), _hint(hint), vertical=True))
         return self._page(form)
 
     def _page(self, form: QFormLayout) -> QWidget:
@@ -420,4 +433,6 @@ class SettingsDialog(QDialog):
             checkpoint_ram_mb=self.checkpoint_ram_mb.value(),
             state_cache_gb=self.state_cache_gb.value(),
             theme=self.theme.currentData(),
+            api_server=self.api_server.isChecked(),
+            api_port=self.api_port.value(),
         )
