@@ -117,9 +117,13 @@ class MainWindow(QMainWindow):
         self.context_meter = QProgressBar(minimumWidth=190, maximumWidth=240, textVisible=True)
         self.speed_label = QLabel("")
         self.download_label = QLabel("")
+        self.api_label = QLabel("")
+        self.api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.api_label.hide()
         bar = self.statusBar()
         bar.addWidget(self.model_label, 1)
         bar.addPermanentWidget(self.download_label)
+        bar.addPermanentWidget(self.api_label)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.context_meter)
 
@@ -232,6 +236,7 @@ class MainWindow(QMainWindow):
         if running is not None and (not settings.api_server or running.port != settings.api_port):
             running.stop()
             self.api_server = None
+            self._show_api()
         if settings.api_server and self.api_server is None:
             # Imported only when asked for: the web stack costs start-up time otherwise.
             from desktop_app.cli_serve import model_ids
@@ -248,9 +253,13 @@ class MainWindow(QMainWindow):
                 self.show_error(str(exc))
                 return
             self.api_server = server
-            self.statusBar().showMessage(
-                f"Local API at http://127.0.0.1:{settings.api_port}/v1", NOTICE_MS
-            )
+        self._show_api()
+
+    def _show_api(self) -> None:
+        """The status bar says where the local API listens while it runs."""
+        server = self.api_server
+        self.api_label.setText(f"API: http://127.0.0.1:{server.port}/v1" if server else "")
+        self.api_label.setVisible(server is not None)
 
     def open_models(self) -> QWidget:
         """The models dialog (first run and Ctrl+M): pick, find or download a model."""

@@ -288,6 +288,7 @@ class SettingsDialog(QDialog):
         self.api_server = QCheckBox("Serve an OpenAI-compatible API on this computer")
         self.api_server.setChecked(s.api_server)
         self.api_port = _spin(1024, 65_535, s.api_port, 1, "")
+        self.api_port.setGroupSeparatorShown(False)  # a port is 8765, not "8,765"
         form = QFormLayout()
         form.addRow("Local API:", self.api_server)
         hint = ("Scripts that use the openai client reach Folio's model at "
