@@ -59,6 +59,32 @@ no_device=$(placement VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexi
 case "$no_device" in "CPU (no GPU: "*"Vulkan: no driver"*) ;; *) echo "smoke: no fallback reason: '$no_device'"; exit 1 ;; esac
 echo "smoke: Vulkan answers on lavapipe ($on_gpu); without a device: $no_device"
 
+# 2c. The installed app serves the OpenAI-compatible API (uvicorn's run-time imports bundled).
+serve_port=18765
+FOLIO_HOME="$vk_home" /usr/bin/folio serve --port "$serve_port" 2>"$work/serve.log" &
+serve_pid=$!
+if ! python3 - "$serve_port" <<'PY'
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/v1"
+for _ in range(150):
+    try:
+        urllib.request.urlopen(f"{base}/models", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.2)
+body = {"model": "qwen3.5:9b", "messages": [{"role": "user", "content": "Say hello."}],
+        "max_tokens": 4}
+request = urllib.request.Request(f"{base}/chat/completions", json.dumps(body).encode())
+reply = json.load(urllib.request.urlopen(request, timeout=60))
+assert reply["usage"]["completion_tokens"] == 4 and reply["choices"][0]["message"]["content"]
+PY
+then
+  kill "$serve_pid" 2>/dev/null || true
+  echo "smoke: the installed folio serve did not answer"; cat "$work/serve.log"; exit 1
+fi
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+echo "smoke: the installed folio serve answered /v1/chat/completions"
+
 # 3. Double-clicking a PDF opens it in Folio: xdg-mime names Folio, xdg-open starts it.
 "$root/.venv/bin/python" - "$work" <<'PY'
 import sys
