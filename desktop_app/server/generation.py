@@ -88,7 +88,8 @@ def chat_job(
         ))  # fmt: skip
         return
     sampling = preset_for(engine.info.architecture, request.thinking)
-    overrides = {"temperature": request.temperature, "top_p": request.top_p, "seed": request.seed}
+    overrides = {"temperature": request.temperature, "top_p": request.top_p, "seed": request.seed,
+                 "grammar": request.grammar or None}  # fmt: skip
     given = {key: value for key, value in overrides.items() if value is not None}
     sampling = dataclasses.replace(sampling, **given)
     scanner = StopScanner(request.stop)

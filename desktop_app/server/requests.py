@@ -8,6 +8,7 @@ changing only its `base_url`. What Folio cannot honour and a script would silent
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     thinking: bool
+    #: GBNF the answer must match (response_format json_object / json_schema); "" = free text.
+    grammar: str = ""
 
 
 def parse_chat(body: Any) -> ChatRequest:
@@ -64,6 +67,7 @@ def parse_chat(body: Any) -> ChatRequest:
     template_kwargs = body.get("chat_template_kwargs") or {}
     effort = body.get("reasoning_effort")
     thinking = bool(template_kwargs.get("enable_thinking", effort not in (None, "none")))
+    grammar = _grammar(body.get("response_format"))
     return ChatRequest(
         messages=tuple(_message(m, i) for i, m in enumerate(messages)),
         model=str(body.get("model") or ""),
@@ -75,8 +79,36 @@ def parse_chat(body: Any) -> ChatRequest:
         stream=bool(body.get("stream", False)),
         include_usage=isinstance(stream_options, dict)
         and bool(stream_options.get("include_usage")),
-        thinking=thinking,
+        # A grammar constrains every token, reasoning included: JSON mode never thinks.
+        thinking=thinking and not grammar,
+        grammar=grammar,
     )
+
+
+def _grammar(response_format: Any) -> str:
+    """The GBNF for `response_format` (llama-cpp-python's JSON-schema converter)."""
+    if response_format is None:
+        return ""
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return ""
+    from llama_cpp import llama_grammar
+
+    if kind == "json_object":
+        return llama_grammar.JSON_GBNF
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise ApiError(400, "response_format.json_schema.schema must be a JSON schema.",
+                           param="response_format")  # fmt: skip
+        try:
+            return llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+        except Exception as exc:  # the converter raises plain exceptions for what it lacks
+            raise ApiError(400, f"This JSON schema cannot be enforced: {exc}",
+                           param="response_format") from None  # fmt: skip
+    raise ApiError(400, "response_format.type must be text, json_object or json_schema.",
+                   param="response_format")  # fmt: skip
 
 
 def _message(message: Any, index: int) -> dict[str, str]:

@@ -188,3 +188,31 @@ def test_a_client_that_leaves_mid_stream_frees_the_engine(client) -> None:
     # 3,000 tokens of the abandoned answer would take tens of seconds on this CPU.
     assert first.choices[0].delta.role == "assistant"
     assert waited < 3
+
+
+def test_json_mode_and_a_json_schema_are_enforced(client) -> None:
+    import json
+
+    ask = [{"role": "user", "content": "Describe a cat."}]
+    free = client.chat.completions.create(model="m", messages=ask, max_tokens=60,
+                                          response_format={"type": "json_object"})  # fmt: skip
+    assert isinstance(json.loads(free.choices[0].message.content), dict)
+    schema = {
+        "type": "object",
+        "required": ["name", "legs"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 12},
+            "legs": {"type": "integer", "minimum": 0, "maximum": 99},
+        },
+    }
+    typed = client.chat.completions.create(
+        model="m", messages=ask, max_tokens=80,
+        response_format={"type": "json_schema", "json_schema": {"name": "cat", "schema": schema}},
+    )  # fmt: skip
+    value = json.loads(typed.choices[0].message.content)
+    assert set(value) == {"name", "legs"}
+    assert isinstance(value["name"], str) and isinstance(value["legs"], int)
+    assert typed.choices[0].finish_reason == "stop"
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="m", messages=ask,
+                                       response_format={"type": "xml"})  # fmt: skip

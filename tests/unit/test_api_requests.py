@@ -62,3 +62,19 @@ def test_what_cannot_be_honoured_is_a_400_naming_the_field(body, param) -> None:
     with pytest.raises(ApiError) as info:
         parse_chat(body)
     assert info.value.status == 400 and info.value.body["error"]["param"] == param
+
+
+def test_response_format_becomes_a_grammar_and_turns_thinking_off() -> None:
+    base = {"messages": [{"role": "user", "content": "x"}],
+            "chat_template_kwargs": {"enable_thinking": True}}  # fmt: skip
+    assert parse_chat({**base, "response_format": {"type": "text"}}).grammar == ""
+    json_mode = parse_chat({**base, "response_format": {"type": "json_object"}})
+    assert "root" in json_mode.grammar and not json_mode.thinking
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    spec = {"type": "json_schema", "json_schema": {"schema": schema}}
+    typed = parse_chat({**base, "response_format": spec})
+    assert 'root ::= "{" space n-kv "}" space' in typed.grammar  # exactly the one key
+    for bad in ({"type": "xml"}, {"type": "json_schema"}, "json"):
+        with pytest.raises(ApiError) as info:
+            parse_chat({**base, "response_format": bad})
+        assert info.value.body["error"]["param"] == "response_format"

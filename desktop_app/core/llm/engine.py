@@ -329,7 +329,8 @@ class Engine:
         generated: list[int] = []
         answer: list[str] = []
         reasoning: list[str] = []
-        sampler = Sampler(params, llm.n_vocab())
+        vocab = llama_cpp.llama_model_get_vocab(llm.model) if params.grammar else None
+        sampler = Sampler(params, llm.n_vocab(), vocab)
         finish = "stop"
         try:
             while True:

@@ -28,6 +28,8 @@ class SamplingParams:
     #: How many recent tokens the penalties look at (llama.cpp's default).
     penalty_last_n: int = 64
     seed: int = llama_cpp.LLAMA_DEFAULT_SEED
+    #: A GBNF grammar every answer must match (JSON mode of the local API); "" = none.
+    grammar: str = ""
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> SamplingParams:
         """Apply user settings; unknown keys are ignored, values cast to the field's type.
@@ -40,7 +42,7 @@ class SamplingParams:
         types = {f.name: type(getattr(self, f.name)) for f in fields(self)}
         clean: dict[str, Any] = {}
         for key, value in overrides.items():
-            if key not in types or value is None:
+            if key not in types or value is None or key == "grammar":  # the API's, not a setting
                 continue
             low, high = _RANGES.get(key, (None, None))
             try:
@@ -98,7 +100,8 @@ class Sampler:
     `Llama.sample()` rebuilds a fresh chain on every call).
     """
 
-    def __init__(self, params: SamplingParams, n_vocab: int) -> None:
+    def __init__(self, params: SamplingParams, n_vocab: int, vocab: object = None) -> None:
+        """`vocab`: the model's llama_vocab pointer, needed only for a grammar."""
         chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         if not chain:
             raise RuntimeError("llama.cpp could not create a sampler chain")
@@ -106,6 +109,16 @@ class Sampler:
 
         def add(sampler: llama_cpp.llama_sampler_p) -> None:
             llama_cpp.llama_sampler_chain_add(chain, sampler)
+
+        if params.grammar:
+            # First, over every candidate: a grammar after top-k could find none it allows.
+            grammar = llama_cpp.llama_sampler_init_grammar(
+                vocab, params.grammar.encode("utf-8"), b"root"
+            )
+            if not grammar:
+                self.close()
+                raise ValueError("llama.cpp could not parse the grammar")
+            add(grammar)
 
         greedy = params.temperature <= 0.0
         # top-k first: the penalty sampler scans every candidate it is given,
