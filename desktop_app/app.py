@@ -61,7 +61,7 @@ def setup_logging(verbose: bool) -> None:
     root.addHandler(console)
 
 
-COMMANDS = ("info", "ask", "chat", "extract", "models", "system", "serve")
+COMMANDS = ("info", "ask", "chat", "extract", "models", "system", "serve", "summarize")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from desktop_app import settings as settings_mod
 from desktop_app.cli_models import add_models_command
 from desktop_app.cli_serve import add_serve_command
+from desktop_app.cli_summarize import add_summarize_command
 from desktop_app.cli_system import add_system_command
 from desktop_app.errors import FolioError
 
@@ -67,6 +68,7 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
     add_models_command(sub)
     add_system_command(sub)
     add_serve_command(sub)
+    add_summarize_command(sub)
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

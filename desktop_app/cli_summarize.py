@@ -1,0 +1,164 @@
+"""`folio summarize DIR_OR_FILES... [--out DIR]`: a summary per document, in one run.
+
+Each file is read as the app reads it (a child process per file, with limits), summarized
+whole or in parts (core/chat/summarize.py, which says which), and written to stdout or to
+`--out/NAME.md`. A file that fails is reported and the batch goes on (exit 1 at the end).
+With `--out`, a re-run skips files whose content, prompt and model are unchanged (sha256 in
+`--out/.folio-summaries.json`). Ctrl+C stops the file being summarized; finished summaries
+stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from desktop_app.errors import FolioError
+
+SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown", ".csv", ".html", ".htm"})
+MANIFEST = ".folio-summaries.json"
+
+
+def add_summarize_command(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("summarize", help="a summary of each document (PDF, DOCX, text)")
+    cmd.add_argument("paths", nargs="+", help="files, or folders of documents")
+    cmd.add_argument("--out", help="write NAME.md per document here (else to stdout)")
+    cmd.add_argument("--prompt", help="what to ask for each document")
+    cmd.add_argument("--model", help="GGUF model file (default: the configured one)")
+    cmd.add_argument("--ctx", type=int, help="context length in tokens (default: sized to fit)")
+    cmd.set_defaults(handler=cmd_summarize)
+
+
+def collect(paths: list[str]) -> list[Path]:
+    """The documents named, folders expanded (sorted, hidden files skipped)."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name).expanduser()
+        if path.is_dir():
+            found += sorted(
+                p for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+            )  # fmt: skip
+        else:
+            found.append(path)
+    return found
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from desktop_app import settings as settings_mod
+    from desktop_app.atomic import write_bytes
+    from desktop_app.core import documents
+    from desktop_app.core.chat.summarize import PROMPT, Summarizer
+    from desktop_app.core.documents.isolated import Cancelled
+    from desktop_app.core.models.locator import resolve_model
+
+    files = collect(args.paths)
+    if not files:
+        raise FolioError("No documents found (PDF, DOCX or text files).")
+    settings = settings_mod.load()
+    if args.ctx:
+        settings = settings.replace(n_ctx=args.ctx)
+    model_path = resolve_model(args.model, settings.model_path)
+    prompt = args.prompt or PROMPT
+    out = Path(args.out).expanduser() if args.out else None
+    manifest = _read_manifest(out)
+    summarizer = Summarizer(model_path, settings, prompt)
+    cancel = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: cancel.set())  # Ctrl+C: stop this file, keep the rest
+    failed = skipped = done = 0
+    started = time.monotonic()
+    try:
+        for i, path in enumerate(files, 1):
+            if cancel.is_set():
+                break
+            label = f"[{i}/{len(files)}] {path.name}"
+            key = {"prompt": prompt, "model": model_path.name}
+            target = out / f"{path.stem}.md" if out else None
+            sha = _sha256(path)
+            record = {**key, "sha256": sha}
+            if sha and target and target.exists() and manifest.get(path.name) == record:
+                skipped += 1
+                print(f"{label}: unchanged, skipped", file=sys.stderr)
+                continue
+            try:
+                doc = documents.load(path, max_bytes=settings.max_document_bytes, isolated=True,
+                                     cancel=cancel)  # fmt: skip
+                summary = summarizer.summarize(doc, _progress(label, started, i, len(files)),
+                                               cancel)  # fmt: skip
+            except (FolioError, Cancelled) as exc:
+                if cancel.is_set():
+                    break
+                failed += 1
+                print(f"\n{label}: failed: {exc}" if sys.stderr.isatty() else
+                      f"{label}: failed: {exc}", file=sys.stderr)  # fmt: skip
+                continue
+            if summary.finish_reason == "cancelled":
+                break
+            how = f"_Summarized {summary.method}._\n\n" if summary.method else ""
+            text = f"# {path.name}\n\n{how}{summary.text}\n"
+            if target is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                write_bytes(target, text.encode("utf-8"))
+                manifest[path.name] = record
+                write_bytes(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+            else:
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+            done += 1
+            _clear_line()
+            print(f"{label}: done" + (f" ({summary.method})" if summary.method else ""),
+                  file=sys.stderr)  # fmt: skip
+    finally:
+        summarizer.close()
+    stopped = " (stopped)" if cancel.is_set() else ""
+    print(f"{done} summarized, {skipped} unchanged, {failed} failed{stopped}", file=sys.stderr)
+    return 130 if cancel.is_set() else (1 if failed else 0)
+
+
+def _progress(label: str, started: float, index: int, total: int):
+    """A `\\r` line on a terminal: this file's reading, and the batch's ETA from its pace."""
+
+    def show(p) -> None:
+        if not sys.stderr.isatty() or not p.total:
+            return
+        left = f" · {p.eta_s:,.0f} s left" if p.eta_s else ""
+        per_file = (time.monotonic() - started) / max(index - 1, 1) if index > 1 else None
+        overall = f" · batch ~{per_file * (total - index + 1) / 60:,.0f} min" if per_file else ""
+        sys.stderr.write(f"\r{label}: reading {p.done:,}/{p.total:,} tokens{left}{overall}   ")
+        sys.stderr.flush()
+
+    return show
+
+
+def _clear_line() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+
+
+def _read_manifest(out: Path | None) -> dict:
+    if out is None:
+        return {}
+    try:
+        value = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _sha256(path: Path) -> str | None:
+    """The file's sha256, or None when it cannot be read (`load` then says why)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
