@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import httpx2 as httpx  # noqa: E402
 
 from tests.fixtures.gguf_factory import QWEN35_0_8B_SHAPE, smollm2_path, write_tiny_qwen35  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 N_CTX, THREADS, BATCH, ANSWER = 8192, 2, 512, 16
@@ -38,12 +38,6 @@ N_CTX, THREADS, BATCH, ANSWER = 8192, 2, 512, 16
 BASELINE = ("from desktop_app.core.hardware.backends import ensure_loaded; ensure_loaded(); "
             "import runpy, sys; sys.argv[0] = 'llama_cpp.server'; "
             "runpy.run_module('llama_cpp.server', run_name='__main__')")  # fmt: skip
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _document(words: int) -> str:
@@ -91,7 +85,7 @@ def run(model: Path, rounds: int, words: int) -> None:
         "n_threads": THREADS, "flash_attn": "off", "kv_cache_type": "f16", "state_cache_gb": 0,
     }))  # fmt: skip
     env = {**os.environ, "FOLIO_HOME": str(home)}
-    fport, bport = _port(), _port()
+    fport, bport = free_port(), free_port()
     folio = _start([sys.executable, "-m", "desktop_app", "serve", "--model", str(model),
                     "--port", str(fport), "--ctx", str(N_CTX)], env)  # fmt: skip
     same = ["--n_ctx", str(N_CTX), "--n_threads", str(THREADS), "--n_threads_batch",

@@ -16,7 +16,6 @@ from desktop_app.errors import FolioError
 DEFAULT_PORT = 8765
 #: Context for API requests when neither --ctx nor the settings say (capped by the machine).
 DEFAULT_CONTEXT = 32768
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def add_serve_command(sub: argparse._SubParsersAction) -> None:
@@ -33,9 +32,9 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from desktop_app.server.app import create_app
+    from desktop_app.server.app import LOCAL_HOSTS, create_app
 
-    if args.host not in LOOPBACK and not args.api_key:
+    if args.host not in LOCAL_HOSTS and not args.api_key:
         raise FolioError(
             f"Serving on {args.host} would let anyone who can reach it use the model: "
             "pass --api-key KEY too (or serve on 127.0.0.1)."
@@ -61,7 +60,7 @@ def load_state(args: argparse.Namespace):
     from desktop_app.core.llm.placement import max_context
     from desktop_app.core.models.gguf_header import read_model_info
     from desktop_app.core.models.locator import resolve_model
-    from desktop_app.server.app import ServerState
+    from desktop_app.server.app import LOCAL_HOSTS, ServerState, model_ids
 
     settings = settings_mod.load()
     model_path = resolve_model(args.model, settings.model_path)
@@ -91,12 +90,4 @@ def load_state(args: argparse.Namespace):
     assert isinstance(event, Finished)
     engine, names = event.value, model_ids(model_path, info.name)
     return ServerState(lambda: engine, queue, lambda: names, api_key=args.api_key,
-                       loopback=args.host in LOOPBACK, cors_origin=args.cors_origin)  # fmt: skip
-
-
-def model_ids(model_path, name: str | None) -> tuple[str, ...]:
-    """The file's stem, and the GGUF's own name as scripts might spell it."""
-    names = [model_path.stem]
-    if name and (alias := name.lower().replace(" ", "-")) not in names:
-        names.append(alias)
-    return tuple(names)
+                       loopback=args.host in LOCAL_HOSTS, cors_origin=args.cors_origin)  # fmt: skip

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -182,6 +183,14 @@ class _Guard:
 
 def _error(exc: ApiError) -> JSONResponse:
     return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+
+def model_ids(model_path: Path, name: str | None) -> tuple[str, ...]:
+    """The file's stem, and the GGUF's own name as scripts might spell it."""
+    names = [model_path.stem]
+    if name and (alias := name.lower().replace(" ", "-")) not in names:
+        names.append(alias)
+    return tuple(names)
 
 
 def _model(name: str) -> dict:

@@ -239,8 +239,7 @@ class MainWindow(QMainWindow):
             self._show_api()
         if settings.api_server and self.api_server is None:
             # Imported only when asked for: the web stack costs start-up time otherwise.
-            from desktop_app.cli_serve import model_ids
-            from desktop_app.server.app import ServerState
+            from desktop_app.server.app import ServerState, model_ids
             from desktop_app.server.background import BackgroundServer
 
             host = self.host

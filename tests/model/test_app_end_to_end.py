@@ -63,20 +63,18 @@ def test_the_local_api_answers_with_the_windows_model(
 ):
     """Settings → Local API: the server runs inside the app, on the window's engine queue,
     with the model the window loaded (no second copy)."""
-    import socket
     import threading
 
     import openai
 
     from desktop_app.core.llm.engine import Engine
+    from tests.support import free_port
 
     loads: list[object] = []
     real_load = Engine.load.__func__
     monkeypatch.setattr(Engine, "load", classmethod(
         lambda cls, *a, **k: loads.append(a) or real_load(cls, *a, **k)))  # fmt: skip
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = settings_mod.Settings(max_answer_tokens=48, api_server=True, api_port=port)
     window = MainWindow(Store(), SessionHost(smollm2_gguf, settings))
     qtbot.addWidget(window)

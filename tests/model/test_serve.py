@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,22 +14,18 @@ import httpx2 as httpx
 import openai
 import pytest
 
+from tests.support import free_port
+
 pytestmark = pytest.mark.model
 
 KEY = "test-key"
 QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, smollm2_gguf: Path) -> Iterator[str]:
     home = tmp_path_factory.mktemp("serve-home")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FOLIO_HOME": str(home)}
     args = [sys.executable, "-m", "desktop_app", "serve", "--model", str(smollm2_gguf),
             "--port", str(port), "--api-key", KEY, "--ctx", "4096"]  # fmt: skip

@@ -3,8 +3,6 @@ port that is taken is one clear error."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx2 as httpx
 import pytest
 
@@ -12,18 +10,13 @@ from desktop_app.core.chat.engine_queue import EngineQueue
 from desktop_app.errors import FolioError
 from desktop_app.server.app import ServerState
 from desktop_app.server.background import BackgroundServer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import free_port
 
 
 @pytest.fixture
 def served():
     queue = EngineQueue("folio-engine-test")
-    port = _free_port()
+    port = free_port()
     server = BackgroundServer(ServerState(lambda: None, queue, lambda: ("demo",)), port)
     server.start()
     yield port

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import shutil
-import socket
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from desktop_app.core.models.downloads import (
 from desktop_app.core.models.pending_downloads import Pending, discard, pending, remember
 from tests.fixtures import hub_server
 from tests.fixtures.hub_server import CHUNK, COMMIT, FILE, REPO, HubState
+from tests.support import free_port
 
 # The shared hub fixtures, bound here so pytest finds them for this module.
 hub = hub_server.hub
@@ -47,9 +47,7 @@ def _part(cache: Path, source: bytes) -> Path:
 
 
 def _closed_port_url() -> str:
-    with socket.socket() as s:  # a port that nothing listens on once closed
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def test_download_lands_in_the_hub_cache_layout(hub: HubState, source: bytes, cache: Path) -> None:
