@@ -89,6 +89,17 @@ def _model_options(p: argparse.ArgumentParser) -> None:
         help="print the model's reasoning to stderr as it streams",
     )
     p.add_argument("--password", help="password for encrypted PDFs among the files")
+    remote = p.add_argument_group("remote engine (instead of the model in Folio)")
+    remote.add_argument(
+        "--backend",
+        metavar="URL",
+        help="an OpenAI-compatible server to answer, e.g. http://gpu-box:8080/v1 "
+        "(llama-server, vLLM, SGLang, Ollama, folio serve)",
+    )
+    remote.add_argument("--backend-key", metavar="KEY", help="the server's API key")
+    remote.add_argument(
+        "--backend-model", metavar="NAME", help="the model to ask for (default: the first listed)"
+    )
 
 
 # ------------------------------------------------------------------ info

@@ -28,8 +28,9 @@ from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ShownMessage
 from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
-from desktop_app.core.models.locator import is_demo_model, resolve_model
+from desktop_app.core.models.locator import DEMO_MODEL_LABEL, model_to_load
 from desktop_app.errors import FolioError
+from desktop_app.settings import Settings
 
 #: Prompts shorter than this are read too fast for a progress line to help.
 PROGRESS_MIN_TOKENS = 2048
@@ -44,9 +45,8 @@ NOTICES = {
 class TerminalView:
     """`ConversationView` on a terminal: the answer to stdout, the rest to `status`."""
 
-    def __init__(self, args: argparse.Namespace, model_path: Path, status: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, status: TextIO) -> None:
         self._args = args
-        self._model_path = model_path
         self._status = status
         self._header = ""
         self._warned: set[str] = set()
@@ -108,15 +108,16 @@ class TerminalView:
                 print(f"folio: {card.name}: {warning}", file=sys.stderr)
 
     def session_opened(self, opened: Opened) -> None:
-        header = (f"{opened.model} · {opened.placement} · {opened.n_ctx:,}-token context · "
-                  f"{opened.n_threads} threads")  # fmt: skip
+        header = f"{opened.model} · {opened.placement} · {opened.n_ctx:,}-token context"
+        if opened.n_threads:  # 0: a remote engine server answers
+            header += f" · {opened.n_threads} threads"
         if header == self._header:
             return
         self._header = header
         print(header, file=self._status)
         if opened.plan:
             print(f"Documents: {opened.plan}", file=sys.stderr)
-        if is_demo_model(self._model_path):
+        if opened.model == DEMO_MODEL_LABEL:  # not when a remote engine server answers
             print("Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real "
                   "work (folio ask --model PATH).", file=self._status)  # fmt: skip
 
@@ -131,15 +132,30 @@ class TerminalView:
         return getpass.getpass(f"Password for {Path(path).name}: ")
 
 
+def remote_options(args: argparse.Namespace, settings: Settings) -> Settings:
+    """`--backend…` override the remote engine setting; `--model` alone means the model
+    file runs in Folio, even when a remote engine is set."""
+    if args.backend and args.model:
+        raise FolioError("Pass either --model (the model runs in Folio) or --backend "
+                         "(a server answers), not both.")  # fmt: skip
+    if args.backend:
+        return settings.replace(backend_url=args.backend, backend_key=args.backend_key or "",
+                                backend_model=args.backend_model or "")  # fmt: skip
+    if args.model:
+        return settings.replace(backend_url="")
+    return settings.replace(backend_key=args.backend_key or settings.backend_key,
+                            backend_model=args.backend_model or settings.backend_model)  # fmt: skip
+
+
 class TerminalChat:
     """A controller, its terminal view and the loop that pumps its events."""
 
     def __init__(self, args: argparse.Namespace, status: TextIO) -> None:
-        settings = settings_mod.load()
+        settings = remote_options(args, settings_mod.load())
         if args.ctx:
             settings = settings.replace(n_ctx=args.ctx)
-        model_path = resolve_model(args.model, settings.model_path)
-        self.view = TerminalView(args, model_path, status)
+        model_path = model_to_load(args.model, settings)
+        self.view = TerminalView(args, status)
         self.view.max_answer_tokens = settings.max_answer_tokens
         self._dispatcher = QueueDispatcher()
         self.controller = ChatController(

@@ -27,6 +27,16 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+@dataclass(frozen=True)
+class Backend:
+    """A remote engine server, as the user gave it (a setting or `--backend`)."""
+
+    url: str
+    key: str | None = None
+    #: The model to ask for; None = the first one the server lists.
+    model: str | None = None
+
+
 @dataclass
 class Settings:
     #: GGUF file to load; None means "the demo model if installed".
@@ -59,10 +69,22 @@ class Settings:
     #: The OpenAI-compatible API inside the app (127.0.0.1 only), sharing its model.
     api_server: bool = False
     api_port: int = 8765
+    #: A remote OpenAI-compatible engine server ("" = the model runs in Folio), its API
+    #: key and the model to ask it for ("" = the first it lists).
+    backend_url: str = ""
+    backend_key: str = ""
+    backend_model: str = ""
 
     @property
     def max_document_bytes(self) -> int:
         return self.max_document_mb * 1024 * 1024
+
+    @property
+    def backend(self) -> Backend | None:
+        if not self.backend_url.strip():
+            return None
+        return Backend(self.backend_url.strip(), self.backend_key or None,
+                       self.backend_model or None)  # fmt: skip
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktop_app import paths
 from desktop_app import settings as settings_mod
-from desktop_app.core.models.locator import resolve_model
+from desktop_app.core.models.locator import model_to_load
 from desktop_app.errors import FolioError
 
 SMOKE_QUESTION = "Say hello in one short sentence."
@@ -52,7 +52,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
                 return 0  # the running Folio opened the files
             app.lastWindowClosed.connect(instance.close)  # a closing window takes no files
         settings = settings_mod.load()
-        model_path = resolve_model(model, settings.model_path)
+        model_path = model_to_load(model, settings)
         store = Store()
     except FolioError as exc:
         if smoke_test:

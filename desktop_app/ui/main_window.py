@@ -36,7 +36,7 @@ from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ShownMessage
 from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
-from desktop_app.core.models.locator import resolve_model
+from desktop_app.core.models.locator import model_to_load
 from desktop_app.errors import FolioError
 from desktop_app.server.background import BackgroundServer
 from desktop_app.ui.chat_markdown import format_stats
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         settings_mod.save(new)
         apply_theme(QApplication.instance(), new.theme)
         try:
-            model_path = resolve_model(new.model_path, None)
+            model_path = model_to_load(None, new)
         except FolioError as exc:
             self.show_error(str(exc))
             return

@@ -185,7 +185,7 @@ def _fake_model(monkeypatch) -> list[FakeHost]:
         hosts.append(FakeHost())
         return hosts[-1]
 
-    monkeypatch.setattr(launch, "resolve_model", lambda model, configured: Path("fake.gguf"))
+    monkeypatch.setattr(launch, "model_to_load", lambda model, settings: Path("fake.gguf"))
     monkeypatch.setattr(session_host, "SessionHost", host)
     store = Store()
     store.set_app_state("first_run_done", "1")  # no Models dialog (it scans real folders)

@@ -69,7 +69,7 @@ def test_document_longer_than_the_model_reads_goes_to_retrieval(info, vocab):
     p = plan([doc], info, vocab)
     assert p.mode == "retrieval"
     assert p.needed_tokens > p.capacity_tokens == info.n_ctx_train
-    assert p.model_limited
+    assert p.limit == "model"
     assert 0 < p.passage_budget <= PASSAGE_BUDGET
     assert p.n_ctx <= p.capacity_tokens
     s = p.summary()
@@ -83,7 +83,7 @@ def test_small_machine_is_the_limit(info, vocab):
     doc = contract(60)
     p = plan([doc], info, vocab, hw=tiny)
     assert p.capacity_tokens < info.n_ctx_train
-    assert p.mode == "retrieval" and not p.model_limited
+    assert p.mode == "retrieval" and p.limit == "machine"
     assert "this machine can hold" in p.summary()
 
 

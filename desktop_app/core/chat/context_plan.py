@@ -30,6 +30,14 @@ PASSAGE_BUDGET = 6144
 TEMPLATE_OVERHEAD = 64
 
 
+#: Who sets the largest context, in the words the plan's summary uses.
+HOLDERS = {
+    "machine": ("this machine can hold", "this machine holds"),
+    "model": ("this model reads at most", "this model reads"),
+    "server": ("the engine server reads at most", "the engine server reads"),
+}
+
+
 @dataclass(frozen=True)
 class ContextPlan:
     mode: Literal["whole", "retrieval"]
@@ -37,31 +45,36 @@ class ContextPlan:
     n_ctx: int
     #: What whole-document mode needs: system + documents + conversation + answer.
     needed_tokens: int
-    #: What this machine can hold for this model (capped by the training context).
+    #: The most that can be read: this machine's memory for this model (capped by its
+    #: training context), or a remote engine server's context.
     capacity_tokens: int
     #: Tokens of each document's text as the model sees it, in order.
     document_tokens: tuple[int, ...]
     #: Retrieval mode: tokens of passages per question (0 in whole mode).
     passage_budget: int
-    #: True when the model's training context, not memory, is the limit.
-    model_limited: bool
+    #: What sets `capacity_tokens`: "machine" (memory), "model" (its training context)
+    #: or "server" (a remote engine's context).
+    limit: Literal["machine", "model", "server"] = "machine"
     #: The context the settings asked for, when it was more than fits (then lowered).
     lowered_from: int | None = None
+    #: True when the counts are estimates (a remote server that cannot count tokens).
+    estimated: bool = False
 
     def summary(self) -> str:
         """One line for the status bar, the document card and `folio ask`."""
         text = self._summary()
+        if self.estimated:
+            text += " (token counts estimated: the server does not count them)"
         if self.lowered_from:
             text += (
                 f"; the context setting of {self.lowered_from:,} tokens is more than "
-                f"{'this model reads' if self.model_limited else 'this machine holds'}, "
-                f"so {self.n_ctx:,} is used"
+                f"{HOLDERS[self.limit][1]}, so {self.n_ctx:,} is used"
             )
         return text
 
     def _summary(self) -> str:
         docs = sum(self.document_tokens)
-        holder = "this model reads at most" if self.model_limited else "this machine can hold"
+        holder = HOLDERS[self.limit][0]
         if self.mode == "whole":
             if not self.document_tokens:
                 return f"{self.n_ctx:,}-token context"
@@ -76,6 +89,30 @@ class ContextPlan:
         )
 
 
+@dataclass(frozen=True)
+class _Needs:
+    """What the documents and the conversation need, counted once."""
+
+    documents: tuple[int, ...]
+    #: System prompt, template, conversation room and the longest answer.
+    fixed: int
+    total: int
+
+
+def _needs(
+    documents: Sequence[Document],
+    count_tokens: Callable[[str], int],
+    system_prompt: str,
+    max_answer_tokens: int,
+) -> _Needs:
+    attachments = [Attachment(d.path.name, d.model_text()) for d in documents]
+    doc_tokens = tuple(count_tokens(a.text) for a in attachments)
+    # The block's wrapper text (names, tags) counted once, exactly.
+    wrapper = count_tokens(document_block(attachments)) - sum(doc_tokens) if documents else 0
+    fixed = count_tokens(system_prompt) + TEMPLATE_OVERHEAD + CONVERSATION_ROOM + max_answer_tokens
+    return _Needs(doc_tokens, fixed, fixed + max(wrapper, 0) + sum(doc_tokens))
+
+
 def plan_context(
     documents: Sequence[Document],
     info: ModelInfo,
@@ -88,12 +125,7 @@ def plan_context(
     n_ctx_override: int | None = None,
 ) -> ContextPlan:
     """Count with the model's tokenizer and choose the mode and the context size."""
-    attachments = [Attachment(d.path.name, d.model_text()) for d in documents]
-    doc_tokens = tuple(count_tokens(a.text) for a in attachments)
-    # The block's wrapper text (names, tags) counted once, exactly.
-    wrapper = count_tokens(document_block(attachments)) - sum(doc_tokens) if documents else 0
-    fixed = count_tokens(system_prompt) + TEMPLATE_OVERHEAD + CONVERSATION_ROOM + max_answer_tokens
-    needed = fixed + max(wrapper, 0) + sum(doc_tokens)
+    needs = _needs(documents, count_tokens, system_prompt, max_answer_tokens)
     machine = max_context(info, hw, cache_type)
     capacity = machine if n_ctx_override is None else min(machine, n_ctx_override)
     model_limited = info.n_ctx_train > 0 and capacity >= info.n_ctx_train
@@ -102,11 +134,26 @@ def plan_context(
     # fail to load, or load and then swap.
     lowered = n_ctx_override if n_ctx_override and n_ctx_override > capacity else None
     override = min(n_ctx_override, capacity) if n_ctx_override else None
-    if needed <= capacity:
-        n_ctx = override or min(fit_context(info, needed), capacity)
-        return ContextPlan("whole", n_ctx, needed, capacity, doc_tokens, 0, model_limited,
-                           lowered)  # fmt: skip
-    budget = max(0, min(PASSAGE_BUDGET, capacity - fixed))
-    n_ctx = override or min(fit_context(info, fixed + budget), capacity)
-    return ContextPlan("retrieval", n_ctx, needed, capacity, doc_tokens, budget, model_limited,
-                       lowered)  # fmt: skip
+    mode = "whole" if needs.total <= capacity else "retrieval"
+    budget = 0 if mode == "whole" else max(0, min(PASSAGE_BUDGET, capacity - needs.fixed))
+    wanted = needs.total if mode == "whole" else needs.fixed + budget
+    n_ctx = override or min(fit_context(info, wanted), capacity)
+    return ContextPlan(mode, n_ctx, needs.total, capacity, needs.documents, budget,
+                       "model" if model_limited else "machine", lowered)  # fmt: skip
+
+
+def plan_remote(
+    documents: Sequence[Document],
+    n_ctx: int,
+    *,
+    system_prompt: str,
+    max_answer_tokens: int,
+    count_tokens: Callable[[str], int],
+    estimated: bool,
+) -> ContextPlan:
+    """The plan for a remote engine server, whose context (`n_ctx`) is fixed by it."""
+    needs = _needs(documents, count_tokens, system_prompt, max_answer_tokens)
+    mode = "whole" if needs.total <= n_ctx else "retrieval"
+    budget = 0 if mode == "whole" else max(0, min(PASSAGE_BUDGET, n_ctx - needs.fixed))
+    return ContextPlan(mode, n_ctx, needs.total, n_ctx, needs.documents, budget, "server",
+                       estimated=estimated)  # fmt: skip

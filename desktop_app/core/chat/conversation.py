@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from desktop_app.core.documents.model import Document
 from desktop_app.core.llm.chat_template import Message
 
 
@@ -58,6 +59,15 @@ class Conversation:
     excerpted: list[str] = field(default_factory=list)
     #: (user message as sent, visible answer) pairs in order.
     turns: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def planned(
+        cls, system_prompt: str, documents: Sequence[Document], whole: bool
+    ) -> Conversation:
+        """The documents in full (whole-document mode), or named for excerpts."""
+        if whole:
+            return cls(system_prompt, [Attachment(d.path.name, d.model_text()) for d in documents])
+        return cls(system_prompt, excerpted=[d.path.name for d in documents])
 
     def system_message(self) -> Message:
         parts = [self.system_prompt, document_block(self.documents)]

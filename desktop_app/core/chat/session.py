@@ -13,30 +13,27 @@ from pathlib import Path
 
 from desktop_app import paths
 from desktop_app.core import hardware as hw_mod
+from desktop_app.core.chat.asking import AskingSession, EngineFacts
 from desktop_app.core.chat.context_plan import ContextPlan, plan_context
-from desktop_app.core.chat.conversation import Attachment, Conversation, with_excerpts
+from desktop_app.core.chat.conversation import Conversation
 from desktop_app.core.chat.retrieval import PassageIndex
 from desktop_app.core.documents.model import Document
 from desktop_app.core.hardware import Hardware
-from desktop_app.core.llm.chat_template import SENTINEL
+from desktop_app.core.llm.chat_template import SENTINEL, Message
 from desktop_app.core.llm.checkpoints import common_prefix
-from desktop_app.core.llm.engine import ContextFull, Done, Engine, EngineConfig, Event
+from desktop_app.core.llm.engine import Done, Engine, EngineConfig, Event
 from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.llm.reasoning import prompt_opens_reasoning
 from desktop_app.core.llm.sampling import preset_for
 from desktop_app.core.llm.saved_states import SavedStates
 from desktop_app.core.llm.tokenizer import VocabOnly
 from desktop_app.core.models.gguf_header import read_model_info
-from desktop_app.errors import FolioError
+from desktop_app.core.models.locator import model_label
 from desktop_app.settings import Settings
-
-#: Below this many tokens of room for excerpts, a retrieval question cannot be
-#: answered usefully: the conversation has filled the context.
-MIN_EXCERPT_ROOM = 256
 
 
 @dataclass
-class ChatSession:
+class ChatSession(AskingSession):
     engine: Engine
     conversation: Conversation
     settings: Settings
@@ -86,14 +83,7 @@ class ChatSession:
                 n_ctx_override=n_ctx or settings.n_ctx,
             )  # fmt: skip
             index = PassageIndex(documents, count) if plan.mode == "retrieval" else None
-        if plan.mode == "whole":
-            conversation = Conversation(
-                settings.system_prompt, [Attachment(d.path.name, d.model_text()) for d in documents]
-            )
-        else:
-            conversation = Conversation(
-                settings.system_prompt, excerpted=[d.path.name for d in documents]
-            )
+        conversation = Conversation.planned(settings.system_prompt, documents, plan.mode == "whole")
         config = EngineConfig(
             model_path=model_path,
             n_ctx=plan.n_ctx,
@@ -115,75 +105,18 @@ class ChatSession:
             )
         return cls(engine, conversation, settings, plan, index)
 
-    def user_message(self, question: str, thinking: bool) -> str:
-        """The user message to send: the question, plus excerpts in retrieval mode.
+    def _prompt_tokens(self, messages: list[Message], thinking: bool) -> int:
+        return len(self.engine.tokenize(self.engine.render(messages, thinking=thinking)))
 
-        The excerpt budget shrinks as the conversation grows, so that the
-        answer always has its room; when nothing is left, say so.
-        """
-        if self.index is None:
-            return question
-        messages = self.conversation.messages_for(with_excerpts(question, ""))
-        used = len(self.engine.tokenize(self.engine.render(messages, thinking=thinking)))
-        room = self.engine.n_ctx - used - self.settings.max_answer_tokens
-        budget = min(self.plan.passage_budget, room)
-        if budget < MIN_EXCERPT_ROOM:
-            raise ContextFull(
-                "This conversation has filled the model's context; start a new chat to ask more."
-            )
-        passages = self.index.search(question, budget)
-        return with_excerpts(question, "\n\n".join(p.render() for p in passages))
+    def _context_tokens(self) -> int:
+        return self.engine.n_ctx
 
-    def ask(
-        self, question: str, *, thinking: bool | None = None, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        """Stream the answer to `question`; the turn is recorded when it ends,
-        also when it was stopped or cut off (the partial answer is kept)."""
-        think = self.settings.thinking if thinking is None else thinking
-        yield from self._answer(self.user_message(question, think), think, cancel)
-
-    def regenerate(
-        self, *, thinking: bool | None = None, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        """Answer the last question again (same excerpts); the prompt is restored, not re-read."""
-        message = self._drop_last_turn()
-        think = self.settings.thinking if thinking is None else thinking
-        yield from self._answer(message, think, cancel)
-
-    def edit_last(
-        self, question: str, *, thinking: bool | None = None, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        """Replace the last question and answer it; earlier turns are not re-read."""
-        self._drop_last_turn()
-        yield from self.ask(question, thinking=thinking, cancel=cancel)
-
-    def continue_last(self, *, cancel: threading.Event | None = None) -> Iterator[Event]:
-        """Go on with the last answer from where it stopped (stopped, cut off, or saved by
-        a run that was killed): the question is asked again with the answer so far left
-        open after it, and the turn becomes the whole answer.
-
-        The continuation is rendered with thinking off: the answer's text follows the
-        (empty) reasoning block, so the model goes on with the answer, not with thoughts.
-        """
-        if not self.conversation.turns:
-            raise FolioError("There is no answer to continue yet.")
-        _, partial = self.conversation.turns[-1]
-        message = self._drop_last_turn()
-        yield from self._answer(message, False, cancel, prefix=partial)
-
-    def new_conversation(self) -> None:
-        """Forget the turns; the documents stay (and stay read)."""
-        self.conversation.turns.clear()
-        self._history.clear()
-        self._turn_starts.clear()
-
-    def _drop_last_turn(self) -> str:
-        if not self.conversation.turns:
-            raise FolioError("There is no question to answer again yet.")
-        message, _ = self.conversation.turns.pop()
-        if self._turn_starts:
+    def _forget_turns(self, *, everything: bool) -> None:
+        if everything:
+            self._history.clear()
+            self._turn_starts.clear()
+        elif self._turn_starts:
             del self._history[self._turn_starts.pop() :]
-        return message
 
     def _prompt(self, message: str, thinking: bool) -> tuple[list[int], str, int | None]:
         """Tokens to send, the text whose end decides reasoning, and the document block's end.
@@ -259,6 +192,11 @@ class ChatSession:
                 self._turn_starts.append(start)
                 self._history = tokens + list(event.tokens)
             yield event
+
+    def facts(self) -> EngineFacts:
+        engine = self.engine
+        return EngineFacts(model_label(engine.info.path), str(engine.placement), engine.n_ctx,
+                           engine.n_threads, engine.template.supports_thinking)  # fmt: skip
 
     def close(self) -> None:
         self.engine.close()

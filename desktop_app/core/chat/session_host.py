@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core import documents
+from desktop_app.core.chat.asking import AskingSession
 from desktop_app.core.chat.cards import Fit
+from desktop_app.core.chat.remote_session import RemoteSession
 from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents import Document, isolated
 from desktop_app.core.llm.events import PrefillProgress
-from desktop_app.core.models.locator import model_label
+from desktop_app.core.llm.remote import RemoteServer
 from desktop_app.errors import DocumentError, FolioError, PasswordRequired
 from desktop_app.settings import Settings
 
@@ -62,7 +64,9 @@ class SessionHost:
     def __init__(self, model_path: Path, settings: Settings) -> None:
         self.model_path = model_path
         self.settings = settings
-        self.session: ChatSession | None = None
+        self.session: AskingSession | None = None
+        #: The remote engine server when the settings name one (kept across sessions).
+        self._server: RemoteServer | None = None
         #: Why the last open failed, for a question asked before another open succeeds.
         self._open_error = ""
         #: Passwords given this run, so reopening a conversation needs no new prompt.
@@ -171,45 +175,58 @@ class SessionHost:
         (a moved or deleted file is read from the extraction cache by its sha256 instead).
         """
         docs, unavailable, needs_password, notes = self.resolve(attached)
-        engine = self.session.engine if self.session else None
-        # Whatever happens next, the previous conversation's session must not answer for
-        # this one.
-        self.session = None
-        try:
-            self.session = ChatSession.open(
-                self.model_path, self.settings, docs, engine=engine, turns=turns
-            )
-        except FolioError as exc:
-            self._open_error = str(exc)
-            if engine is not None:
-                engine.close()  # no session owns it now; the next open loads what it needs
-            raise
-        self._open_error = ""
-        engine = self.session.engine
-        plan = self.session.plan.summary() if docs else ""
+        session = self._open_session(docs, turns)
+        facts = session.facts()
+        plan = session.plan.summary() if docs else ""
         if unavailable:
             left_out = f"{len(unavailable)} document(s) not in view"
             plan = f"{plan}; {left_out}" if plan else left_out
         return Opened(
-            model=model_label(self.model_path),
-            placement=str(engine.placement),
-            n_ctx=engine.n_ctx,
+            model=facts.model,
+            placement=facts.placement,
+            n_ctx=facts.n_ctx,
             plan=plan,
-            fit=Fit(self.session.plan.mode),
-            n_threads=engine.n_threads,
-            thinking_supported=engine.template.supports_thinking,
+            fit=Fit(session.plan.mode),
+            n_threads=facts.n_threads,
+            thinking_supported=facts.thinking_supported,
             document_sizes={
                 d.sha256: (d.pages, n)
-                for d, n in zip(docs, self.session.plan.document_tokens, strict=True)
+                for d, n in zip(docs, session.plan.document_tokens, strict=True)
             },
             unavailable=unavailable,
             needs_password=needs_password,
             notes=notes,
         )
 
+    def _open_session(
+        self, docs: Sequence[Document], turns: Sequence[tuple[str, str]]
+    ) -> AskingSession:
+        """The in-process engine's session, or a remote engine server's when one is set."""
+        engine = self.session.engine if isinstance(self.session, ChatSession) else None
+        # Whatever happens next, the previous conversation's session must not answer for
+        # this one.
+        self.session = None
+        try:
+            if (backend := self.settings.backend) is not None:
+                if self._server is None or self._server.backend != backend:
+                    self._server = RemoteServer(backend)
+                self.session = RemoteSession.open(self._server, self.settings, docs, turns)
+            else:
+                self.session = ChatSession.open(
+                    self.model_path, self.settings, docs, engine=engine, turns=turns
+                )
+        except FolioError as exc:
+            self._open_error = str(exc)
+            if engine is not None:
+                engine.close()  # no session owns it now; the next open loads what it needs
+            raise
+        self._open_error = ""
+        return self.session
+
     def reconfigure(self, model_path: Path, settings: Settings) -> None:
-        """New settings from the dialog; a different model file drops the loaded one."""
-        if model_path != self.model_path:
+        """New settings from the dialog; a different model file or engine server drops
+        the loaded one."""
+        if model_path != self.model_path or settings.backend != self.settings.backend:
             self.close()
         self.model_path = model_path
         self.settings = settings
@@ -230,10 +247,11 @@ class SessionHost:
         yield from self._ready().continue_last(cancel=cancel)
 
     def api_engine(self):
-        """The engine the local API answers with (on the engine thread), None if none."""
-        return self.session.engine if self.session is not None else None
+        """The engine the local API answers with (on the engine thread), None if none (also
+        while a remote engine server answers: the local API serves the local model only)."""
+        return self.session.engine if isinstance(self.session, ChatSession) else None
 
-    def _ready(self) -> ChatSession:
+    def _ready(self) -> AskingSession:
         """The open session, or a clear error saying why there is none."""
         if self.session is None:
             why = f" ({self._open_error})" if self._open_error else ""
@@ -244,3 +262,6 @@ class SessionHost:
         if self.session is not None:
             self.session.close()
             self.session = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from desktop_app.errors import ModelFileError, NoModelConfigured
+from desktop_app.errors import FolioError, ModelFileError, NoModelConfigured
+from desktop_app.settings import Settings
 
 DEMO_MODEL_LABEL = "SmolLM2-135M-Instruct (demo model)"
 DEMO_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,6 +41,17 @@ def is_demo_model(path: Path) -> bool:
 
 def model_label(path: Path) -> str:
     return DEMO_MODEL_LABEL if is_demo_model(path) else path.stem
+
+
+def model_to_load(explicit: str | None, settings: Settings) -> Path:
+    """The GGUF to load for these settings. With a remote engine server set, none is
+    needed: the configured (or demo) model is kept for switching back, if there is one."""
+    if settings.backend is None or explicit:
+        return resolve_model(explicit, settings.model_path)
+    try:
+        return resolve_model(None, settings.model_path)
+    except FolioError:
+        return Path()
 
 
 def resolve_model(explicit: str | None, configured: str | None) -> Path:

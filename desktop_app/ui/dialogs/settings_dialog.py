@@ -47,7 +47,8 @@ from desktop_app.ui.download_manager import DownloadManager
 
 #: Settings the loaded model is built from; changing any of them means a reload.
 RELOAD_FIELDS: frozenset[str] = frozenset(
-    "model_path n_ctx gpu_layers n_threads flash_attn kv_cache_type checkpoint_ram_mb".split()
+    "model_path n_ctx gpu_layers n_threads flash_attn kv_cache_type checkpoint_ram_mb "
+    "backend_url backend_key backend_model".split()
 )
 RELOAD_MESSAGE = "Changes to the model or context reload the model in the background."
 
@@ -189,6 +190,20 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         hint = _hint("A GGUF file. Folio is tuned for Qwen3.5 models.")
         form.addRow("Model file:", _row(path_row, self.model_status, hint, vertical=True))
+        self.backend_url = QLineEdit(s.backend_url)
+        self.backend_url.setPlaceholderText("(none: the model file above runs in Folio)")
+        self.backend_key = QLineEdit(s.backend_key)
+        self.backend_key.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
+        self.backend_key.setPlaceholderText("(none)")
+        self.backend_model = QLineEdit(s.backend_model)
+        self.backend_model.setPlaceholderText("(the first model the server lists)")
+        hint = _hint("An OpenAI-compatible server (llama-server, vLLM, SGLang, Ollama, "
+                     "another Folio), e.g. http://gpu-box:8080/v1, answers instead of the "
+                     "model file. Documents and chats stay on this computer; the server reads "
+                     "what is asked. The key is kept in Folio's settings file.")  # fmt: skip
+        form.addRow("Engine server:", _row(self.backend_url, hint, vertical=True))
+        form.addRow("API key:", self.backend_key)
+        form.addRow("Server model:", self.backend_model)
         return self._page(form)
 
     def _models_tab(self, downloads: DownloadManager) -> QWidget:
@@ -436,4 +451,7 @@ class SettingsDialog(QDialog):
             theme=self.theme.currentData(),
             api_server=self.api_server.isChecked(),
             api_port=self.api_port.value(),
+            backend_url=self.backend_url.text().strip(),
+            backend_key=self.backend_key.text().strip(),
+            backend_model=self.backend_model.text().strip(),
         )
