@@ -74,7 +74,8 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     if store.recovered_from is not None:
         # The user's own history was damaged: never replace it without saying so.
         QMessageBox.warning(window, "Folio", recovered_message(store.recovered_from))
-    if settings.model_path is None and store.app_state("first_run_done") is None:
+    first_run = settings.model_path is None and settings.backend is None
+    if first_run and store.app_state("first_run_done") is None:
         # First start: show what to download (or use) while the demo model answers.
         store.set_app_state("first_run_done", "1")
         window.open_models()
