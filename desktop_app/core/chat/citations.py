@@ -1,0 +1,172 @@
+"""Check an answer's citations against the documents' extracted text.
+
+A model that cites "page 12" can be wrong about the page, or quote words the document
+never says. Citations carry a short exact quote, `[Page 12: "ninety (90) days' notice"]`
+or `[§ 4.2: "…"]` (plain `[Page 12]` still works), and each is looked up in the text the
+model was given: the quote on the cited unit → verified; on another unit → "on page 14,
+not 12"; nowhere → not found. Text is compared after normalising what extraction and
+models vary on (case, whitespace, ligatures, curly quotes, line-end hyphenation), and a
+quote with a few OCR-like differences still counts when it is close enough.
+
+Qt-free: the chat view, the CLI and the export all use it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from desktop_app.core.documents.model import Document, Unit
+
+#: `[Page 12]`, `[Page 12: "quote"]`, `[p. 12: “quote”]`, `[§ 4.2]`, `[§ 4.2: "quote"]`.
+CITATION = re.compile(
+    r"\[\s*(?:(?:[Pp]age|[Pp]\.)\s*(?P<page>[0-9ivxlcdmIVXLCDM]+)|§\s*(?P<section>\d+(?:\.\d+)*))"
+    r"\s*(?::\s*[\"“„'‘](?P<quote>[^\]\n]*?)[\"”'’])?\s*\]"
+)
+#: How alike a quote and the closest stretch of a page must be to count as found.
+FUZZY_RATIO = 0.88
+#: Quotes shorter than this (after normalising) are too weak to search fuzzily.
+MIN_FUZZY_CHARS = 12
+
+Status = Literal["verified", "elsewhere", "not_found", "unquoted"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    start: int
+    end: int
+    kind: Literal["page", "section"]
+    #: The page label or number, or the section number, as written.
+    ref: str
+    quote: str | None
+
+
+@dataclass(frozen=True)
+class Checked:
+    citation: Citation
+    status: Status
+    #: Where the quote was found (the cited unit when verified); None if nowhere.
+    document: str | None = None
+    unit: Unit | None = None
+
+    def describe(self) -> str:
+        """A short phrase for a tooltip or the export."""
+        if self.status == "verified":
+            return "quote found on the cited " + _unit_name(self.citation.kind)
+        if self.status == "elsewhere" and self.unit is not None:
+            return f"quote found {_where(self.unit)}, not {_cited(self.citation)}"
+        if self.status == "not_found":
+            if self.citation.quote is None:
+                return f"{_cited(self.citation)} is not in the documents"
+            return "quote not found in the documents"
+        return "no quote to check"
+
+
+def find_citations(answer: str) -> list[Citation]:
+    return [
+        Citation(
+            m.start(),
+            m.end(),
+            "page" if m["page"] else "section",
+            m["page"] or m["section"],
+            m["quote"] or None,
+        )  # fmt: skip
+        for m in CITATION.finditer(answer)
+    ]
+
+
+def check(answer: str, documents: Sequence[Document]) -> list[Checked]:
+    """Every citation in `answer`, checked against `documents`' units."""
+    units = [(d.path.name, u, normalize(u.text)) for d in documents for u in d.units]
+    return [_check(c, units) for c in find_citations(answer)]
+
+
+def summary(checked: Sequence[Checked]) -> str:
+    """The line under an answer: "3 citations, all found in the document" etc."""
+    quoted = [c for c in checked if c.citation.quote is not None]
+    if not checked:
+        return ""
+    total = len(checked)
+    noun = "citation" if total == 1 else "citations"
+    missing = sum(c.status == "not_found" for c in checked)
+    moved = sum(c.status == "elsewhere" for c in checked)
+    if missing:
+        return f"{missing} of {total} {noun} not found in the documents"
+    if moved:
+        return f"{moved} of {total} {noun} found on another page or section"
+    if len(quoted) < total:
+        return f"{total} {noun}; the pages exist, {total - len(quoted)} without a quote to check"
+    return f"{total} {noun}, all found in the document"
+
+
+def normalize(text: str) -> str:
+    """Casefold, NFKC (ligatures), straight quotes, no line-end hyphens, one space."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_QUOTES)
+    text = re.sub(r"(\w)-\s*\n\s*(\w)", r"\1\2", text)
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "\u00ad": None})
+
+
+def _check(citation: Citation, units: list[tuple[str, Unit, str]]) -> Checked:
+    cited = [(name, u, text) for name, u, text in units if _matches(citation, u)]
+    if citation.quote is None:
+        if not cited:
+            return Checked(citation, "not_found")
+        name, unit, _ = cited[0]
+        return Checked(citation, "unquoted", name, unit)
+    quote = normalize(citation.quote)
+    for name, unit, text in cited:
+        if _contains(text, quote):
+            return Checked(citation, "verified", name, unit)
+    for name, unit, text in units:
+        if _contains(text, quote):
+            return Checked(citation, "elsewhere", name, unit)
+    return Checked(citation, "not_found")
+
+
+def _matches(citation: Citation, unit: Unit) -> bool:
+    if citation.kind == "page":
+        return unit.kind == "page" and citation.ref in (unit.label, str(unit.number))
+    if unit.kind == "page" or not unit.label:
+        return False
+    number = unit.label.split()[0].rstrip(".")
+    return number == citation.ref or number.startswith(citation.ref + ".")
+
+
+def _contains(text: str, quote: str) -> bool:
+    if not quote:
+        return False
+    if quote in text:
+        return True
+    if len(quote) < MIN_FUZZY_CHARS:
+        return False
+    # OCR-like differences: compare the quote with stretches of the text that share its
+    # longest common run, each as long as the quote.
+    matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
+    block = matcher.find_longest_match(0, len(text), 0, len(quote))
+    if block.size < len(quote) // 4:
+        return False
+    begin = max(0, block.a - block.b)
+    window = text[begin : begin + len(quote)]
+    return difflib.SequenceMatcher(None, window, quote).ratio() >= FUZZY_RATIO
+
+
+def _unit_name(kind: str) -> str:
+    return "page" if kind == "page" else "section"
+
+
+def _where(unit: Unit) -> str:
+    if unit.kind == "page":
+        return f"on page {unit.label or unit.number}"
+    return f"in § {unit.label}"
+
+
+def _cited(citation: Citation) -> str:
+    return f"page {citation.ref}" if citation.kind == "page" else f"§ {citation.ref}"

@@ -1,0 +1,88 @@
+"""Citations checked against the documents: right, on the wrong page, invented, quote-less."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from desktop_app.core.chat.citations import check, find_citations, normalize, summary
+from desktop_app.core.documents.model import Document, Unit
+
+PAGES = [
+    "1. Parties\nThis lease is made between the landlord and the tenant.",
+    "2. Rent\nThe rent is 1,200 euros per month, payable in ad-\nvance on the first day.",
+    "3. Termination\nEither party may end this lease with ninety (90) days’ written notice.",
+]
+
+
+def _lease() -> Document:
+    units = tuple(Unit("page", i + 1, None, text) for i, text in enumerate(PAGES))
+    return Document(Path("lease.pdf"), "0" * 64, "Lease", "pdf", units)
+
+
+def _spec() -> Document:
+    units = (
+        Unit("section", None, "4 Delivery", "Goods are delivered within 30 days."),
+        Unit("section", None, "4.2 Late delivery", "A penalty of 2% per week applies."),
+    )
+    return Document(Path("spec.docx"), "1" * 64, "Spec", "docx", units)
+
+
+def _statuses(answer: str, docs=None) -> list[tuple[str, str | None]]:
+    checked = check(answer, docs or [_lease(), _spec()])
+    return [(c.status, None if c.unit is None else c.unit.locator()) for c in checked]
+
+
+def test_a_right_quote_is_verified_despite_case_quotes_and_hyphenation() -> None:
+    answer = ('Notice is 90 days [Page 3: "ninety (90) days\' Written Notice"]; rent is paid '
+              'early [Page 2: "payable in advance"].')  # fmt: skip
+    assert _statuses(answer) == [("verified", "[Page 3]"), ("verified", "[Page 2]")]
+
+
+def test_a_quote_on_another_page_says_where_it_is() -> None:
+    checked = check('[Page 1: "1,200 euros per month"]', [_lease()])
+    assert [(c.status, c.unit.number) for c in checked] == [("elsewhere", 2)]
+    assert checked[0].describe() == "quote found on page 2, not page 1"
+
+
+def test_an_invented_quote_and_a_page_that_does_not_exist_are_not_found() -> None:
+    answer = '[Page 2: "the tenant may keep a dog"] and [Page 9]'
+    assert _statuses(answer) == [("not_found", None), ("not_found", None)]
+    assert summary(check(answer, [_lease()])) == "2 of 2 citations not found in the documents"
+
+
+def test_a_quote_with_ocr_like_slips_still_counts_but_a_different_claim_does_not() -> None:
+    assert _statuses('[Page 3: "either party may end this lcase with ninety (9O) days"]') == [
+        ("verified", "[Page 3]")
+    ]
+    assert _statuses('[Page 3: "neither party may ever end this lease at all"]') == [
+        ("not_found", None)
+    ]
+
+
+def test_sections_match_by_number_and_plain_page_citations_link_to_the_page() -> None:
+    answer = '[§ 4.2: "2% per week"] [§ 4: "within 30 days"] [Page 2]'
+    assert _statuses(answer) == [
+        ("verified", "§ 4.2 Late delivery"),
+        ("verified", "§ 4 Delivery"),
+        ("unquoted", "[Page 2]"),
+    ]
+
+
+def test_the_summary_line() -> None:
+    docs = [_lease()]
+    ok = '[Page 2: "1,200 euros"] [Page 3: "written notice"] [Page 1: "landlord"]'
+    assert summary(check(ok, docs)) == "3 citations, all found in the document"
+    moved = '[Page 2: "1,200 euros"] [Page 1: "written notice"]'
+    assert summary(check(moved, docs)) == "1 of 2 citations found on another page or section"
+    assert summary(check("No citations here.", docs)) == ""
+
+
+def test_citation_forms_and_positions() -> None:
+    answer = "See [page 2 : “payable in advance”] and [p. 3]."
+    cites = find_citations(answer)
+    assert [(c.kind, c.ref, c.quote) for c in cites] == [
+        ("page", "2", "payable in advance"),
+        ("page", "3", None),
+    ]
+    assert answer[cites[0].start : cites[0].end] == "[page 2 : “payable in advance”]"
+    assert normalize("ﬁnal  Pay-\nment ’s") == "final payment 's"
