@@ -80,6 +80,9 @@ class TerminalView:
         notice = NOTICES.get(finish_reason)
         if notice:
             print(notice.format(limit=self.max_answer_tokens), file=sys.stderr)
+        checked = (stats or {}).get("citations") or {}
+        if checked.get("summary"):
+            print(f"[citations: {checked['summary']}]", file=sys.stderr)
         if getattr(self._args, "stats", False) and stats is not None:
             print(json.dumps(stats | {"finish_reason": finish_reason}), file=sys.stderr,
                   flush=True)  # fmt: skip

@@ -218,4 +218,6 @@ def format_stats(stats: Mapping[str, object] | None) -> str:
             source if isinstance(source, str) else "", ""
         )
         parts.append(f"{cached:,} tokens from cache{where}")
+    if isinstance(cites := stats.get("citations"), dict) and cites.get("summary"):
+        parts.append(str(cites["summary"]))
     return " · ".join(parts)

@@ -86,3 +86,27 @@ def test_citation_forms_and_positions() -> None:
     ]
     assert answer[cites[0].start : cites[0].end] == "[page 2 : “payable in advance”]"
     assert normalize("ﬁnal  Pay-\nment ’s") == "final payment 's"
+
+
+def test_answers_are_checked_when_they_end_and_the_terminal_prints_the_line(capsys) -> None:
+    """What `folio ask` shows and `--stats` carries, from the host that runs the answer."""
+    import argparse
+
+    from desktop_app.cli_chat import TerminalView
+    from desktop_app.core.chat.session_host import SessionHost
+    from desktop_app.core.llm.events import AnswerDelta, Done, GenerationStats
+    from desktop_app.settings import Settings
+
+    host = SessionHost(Path("unused.gguf"), Settings())
+    host._documents = [_lease()]
+    stats = GenerationStats(0.1, 50, 0, 50, None, 9, None, 2, "CPU")
+    answer = 'Rent: 1,200 euros [Page 2: "1,200 euros per month"], notice [Page 1: "ninety"].'
+    events = list(host._checked(iter([AnswerDelta(answer), Done(stats, "stop", answer)])))
+    found = events[-1].stats.citations
+    assert found == {"total": 2, "verified": 1, "elsewhere": 1, "not_found": 0, "unquoted": 0,
+                     "summary": "1 of 2 citations found on another page or section"}  # fmt: skip
+    view = TerminalView(argparse.Namespace(stats=True), None)
+    view.end_answer(events[-1].stats.as_dict(), "stop")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "[citations: 1 of 2 citations found on another page or section]"
+    assert '"elsewhere": 1' in err[1]

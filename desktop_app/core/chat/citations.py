@@ -103,6 +103,12 @@ def summary(checked: Sequence[Checked]) -> str:
     return f"{total} {noun}, all found in the document"
 
 
+def counts(checked: Sequence[Checked]) -> dict[str, object]:
+    """What is kept with the answer (its stats) and printed by `folio ask --stats`."""
+    by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
+    return {"total": len(checked), **by_status, "summary": summary(checked)}
+
+
 def normalize(text: str) -> str:
     """Casefold, NFKC (ligatures), straight quotes, no line-end hyphens, one space."""
     text = unicodedata.normalize("NFKC", text)

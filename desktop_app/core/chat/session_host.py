@@ -12,16 +12,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from desktop_app.core import documents
+from desktop_app.core.chat import citations
 from desktop_app.core.chat.asking import AskingSession
 from desktop_app.core.chat.cards import Fit
 from desktop_app.core.chat.remote_session import RemoteSession
 from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents import Document, isolated
-from desktop_app.core.llm.events import PrefillProgress
+from desktop_app.core.llm.events import Done, Event, PrefillProgress
 from desktop_app.core.llm.remote import RemoteServer
 from desktop_app.errors import DocumentError, FolioError, PasswordRequired
 from desktop_app.settings import Settings
@@ -67,6 +68,8 @@ class SessionHost:
         self.session: AskingSession | None = None
         #: The remote engine server when the settings name one (kept across sessions).
         self._server: RemoteServer | None = None
+        #: The open conversation's documents, which answers' citations are checked against.
+        self._documents: list[Document] = []
         #: Why the last open failed, for a question asked before another open succeeds.
         self._open_error = ""
         #: Passwords given this run, so reopening a conversation needs no new prompt.
@@ -175,6 +178,7 @@ class SessionHost:
         (a moved or deleted file is read from the extraction cache by its sha256 instead).
         """
         docs, unavailable, needs_password, notes = self.resolve(attached)
+        self._documents = docs
         session = self._open_session(docs, turns)
         facts = session.facts()
         plan = session.plan.summary() if docs else ""
@@ -235,16 +239,26 @@ class SessionHost:
         yield from self._ready().warm_up(cancel=cancel)
 
     def ask(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
-        yield from self._ready().ask(question, thinking=thinking, cancel=cancel)
+        yield from self._checked(self._ready().ask(question, thinking=thinking, cancel=cancel))
 
     def regenerate(self, thinking: bool, cancel: threading.Event) -> Iterator[object]:
-        yield from self._ready().regenerate(thinking=thinking, cancel=cancel)
+        yield from self._checked(self._ready().regenerate(thinking=thinking, cancel=cancel))
 
     def edit_last(self, question: str, thinking: bool, cancel: threading.Event) -> Iterator[object]:
-        yield from self._ready().edit_last(question, thinking=thinking, cancel=cancel)
+        session = self._ready()
+        yield from self._checked(session.edit_last(question, thinking=thinking, cancel=cancel))
 
     def continue_last(self, cancel: threading.Event) -> Iterator[object]:
-        yield from self._ready().continue_last(cancel=cancel)
+        yield from self._checked(self._ready().continue_last(cancel=cancel))
+
+    def _checked(self, events: Iterator[Event]) -> Iterator[object]:
+        """The answer's citations checked against the documents when it ends (here, on the
+        engine thread: the UI thread never searches 300 pages)."""
+        for event in events:
+            if isinstance(event, Done) and self._documents:
+                found = citations.counts(citations.check(event.answer, self._documents))
+                event = replace(event, stats=replace(event.stats, citations=found))
+            yield event
 
     def api_engine(self):
         """The engine the local API answers with (on the engine thread), None if none (also

@@ -42,6 +42,9 @@ class GenerationStats:
     placement: str
     #: Where the cached tokens came from: "none", "ram" (context or checkpoint) or "disk".
     cache: str = "none"
+    #: The answer's citations checked against the documents (`core/chat/citations.py`):
+    #: counts per status and the summary line; None when not checked.
+    citations: dict[str, object] | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
