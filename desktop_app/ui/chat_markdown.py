@@ -16,12 +16,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import quote
 
 from PySide6.QtGui import QColor, QFontDatabase, QPalette, QTextDocument
 
 _PAGE = r"(?:\d+|[ivxlcdm]+|[IVXLCDM]+)"
+_QUOTE = r"\s*:\s*[\"“„](?P<{}>[^\]\n]*?)[\"”]\s*\]"
 _CITATION = re.compile(
-    rf"\[[Pp]ages?\s+(?P<bp>{_PAGE})(?:\s*[-–]\s*{_PAGE})?\](?!\()"
+    # `[Page 12: "quote"]` and `[§ 4.2: "quote"]` (see core/chat/citations.py): shown as
+    # `[Page 12]`, the quote carried in the link for the source view.
+    rf"\[\s*[Pp]age\s+(?P<qp>{_PAGE}){_QUOTE.format('pq')}"
+    rf"|\[\s*§\s*(?P<qs>\d+(?:\.\d+)*){_QUOTE.format('sq')}"
+    rf"|\[[Pp]ages?\s+(?P<bp>{_PAGE})(?:\s*[-–]\s*{_PAGE})?\](?!\()"
     r"|\bpp?\.\s?(?P<pp>\d+|[ivxlcdm]+\b)(?:\s?[-–]\s?(?:\d+|[ivxlcdm]+\b))?"
     r"|§§?\s?(?P<sp>\d+(?:\.\d+)*)(?:\s?[-–]\s?\d+(?:\.\d+)*)?"
 )
@@ -106,6 +112,10 @@ def _split_fences(markdown: str) -> list[tuple[str, str, str | None]]:
 
 
 def _cite(match: re.Match[str]) -> str:
+    if quoted := match.group("pq") or match.group("sq"):
+        page = match.group("qp")
+        label = f"\\[Page {page}\\]" if page else f"\\[§ {match.group('qs')}\\]"
+        return f"[{label}](cite:{page or match.group('qs')}?q={quote(quoted, safe='')})"
     target = match.group("bp") or match.group("pp") or match.group("sp")
     label = match.group().replace("[", "\\[").replace("]", "\\]")
     return f"[{label}](cite:{target})"

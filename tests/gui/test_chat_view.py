@@ -148,6 +148,9 @@ def test_citation_link_click_emits_locator(view: ChatView, qtbot) -> None:
         ("see p. 17 for details", "[p. 17](cite:17)"),
         ("see pp. 3–5", "[pp. 3–5](cite:3)"),
         ("under § 12.3.", "[§ 12.3](cite:12.3)"),
+        # A citation with its quote shows as the locator alone; the quote rides in the link.
+        ('rent [Page 2: "1,200 euros"].', r"rent [\[Page 2\]](cite:2?q=1%2C200%20euros)."),
+        ("[§ 4.2: “late delivery”]", r"[\[§ 4.2\]](cite:4.2?q=late%20delivery)"),
     ],
 )
 def test_citation_regex_marks_locators(text: str, link: str) -> None:
