@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import quote
@@ -111,29 +111,53 @@ def _split_fences(markdown: str) -> list[tuple[str, str, str | None]]:
     return segments
 
 
-def _cite(match: re.Match[str]) -> str:
-    if quoted := match.group("pq") or match.group("sq"):
-        page = match.group("qp")
-        label = f"\\[Page {page}\\]" if page else f"\\[§ {match.group('qs')}\\]"
-        return f"[{label}](cite:{page or match.group('qs')}?q={quote(quoted, safe='')})"
-    target = match.group("bp") or match.group("pp") or match.group("sp")
-    label = match.group().replace("[", "\\[").replace("]", "\\]")
-    return f"[{label}](cite:{target})"
+#: What a checked citation shows after its link (see core/chat/citations.py).
+_MARKS = {"verified": " ✓", "elsewhere": " *({note})*", "not_found": " ⚠ *({note})*"}
 
 
-def _link_prose(text: str) -> str:
+def _citer(checks: Mapping[str, Mapping[str, str]]) -> Callable[[re.Match[str]], str]:
+    """The link for each citation; `checks`: verdicts by the citation's text, which move a
+    link to where the quote was found and mark it."""
+
+    def cite(match: re.Match[str]) -> str:
+        check = checks.get(match.group(), {})
+        if quoted := match.group("pq") or match.group("sq"):
+            page = match.group("qp")
+            label = f"\\[Page {page}\\]" if page else f"\\[§ {match.group('qs')}\\]"
+            target = check.get("target") or page or match.group("qs")
+            mark = _MARKS.get(check.get("status", ""), "").format(note=check.get("note", ""))
+            return f"[{label}](cite:{target}?q={quote(quoted, safe='')}){mark}"
+        target = match.group("bp") or match.group("pp") or match.group("sp")
+        label = match.group().replace("[", "\\[").replace("]", "\\]")
+        return f"[{label}](cite:{target})"
+
+    return cite
+
+
+def _link_prose(text: str, checks: Mapping[str, Mapping[str, str]]) -> str:
+    cite = _citer(checks)
     parts, pos = [], 0
     for skip in _NO_LINKS.finditer(text):
-        parts += [_CITATION.sub(_cite, text[pos : skip.start()]), skip.group()]
+        parts += [_CITATION.sub(cite, text[pos : skip.start()]), skip.group()]
         pos = skip.end()
-    parts.append(_CITATION.sub(_cite, text[pos:]))
+    parts.append(_CITATION.sub(cite, text[pos:]))
     return "".join(parts)
 
 
-def link_citations(markdown: str) -> str:
+def citation_checks(stats: Mapping[str, object] | None) -> dict[str, Mapping[str, str]]:
+    """The verdicts kept in an answer's stats, by citation text."""
+    found = (stats or {}).get("citations")
+    checks = found.get("checks") if isinstance(found, dict) else None
+    if not isinstance(checks, list):
+        return {}
+    return {c["text"]: c for c in checks if isinstance(c, dict) and isinstance(c.get("text"), str)}
+
+
+def link_citations(markdown: str, checks: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """Turn `[Page 17]`, `p. 17`, `pp. 3–5` and `§ 12.3` into `cite:` links, outside code."""
     return "".join(
-        raw if code is not None else _link_prose(raw) for raw, _, code in _split_fences(markdown)
+        raw if code is not None else _link_prose(raw, checks or {})
+        for raw, _, code in _split_fences(markdown)
     )
 
 
@@ -180,7 +204,9 @@ def _code_html(lang: str, code: str, index: int, theme: Theme) -> str:
     )
 
 
-def render_markdown(markdown: str, palette: QPalette) -> tuple[str, list[str]]:
+def render_markdown(
+    markdown: str, palette: QPalette, checks: Mapping[str, Mapping[str, str]] | None = None
+) -> tuple[str, list[str]]:
     """HTML for an answer, and its code blocks' raw text (for the per-block "Copy" links).
 
     All prose goes through one `setMarkdown` with each code block swapped for a placeholder
@@ -190,7 +216,7 @@ def render_markdown(markdown: str, palette: QPalette) -> tuple[str, list[str]]:
     prose, codes = [], []
     for raw, lang, code in _split_fences(markdown):
         if code is None:
-            prose.append(_link_prose(raw))
+            prose.append(_link_prose(raw, checks or {}))
         else:
             prose.append(f"\n\n{_PLACEHOLDER}{len(codes)}\n\n")
             codes.append((lang, code))

@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.chat_markdown import STYLE, Theme, format_stats, mix, render_markdown
+from desktop_app.ui.chat_markdown import (
+    STYLE,
+    Theme,
+    citation_checks,
+    format_stats,
+    mix,
+    render_markdown,
+)
 
 #: ≤ 20 Hz, matching the engine queue's coalescing: smooth to read, cheap to lay out.
 REDRAW_INTERVAL_MS = 50
@@ -110,6 +117,8 @@ class MessageWidget(QFrame):
         self.reasoning = ""
         self.streaming = False
         self.code_blocks: list[str] = []
+        #: Verdicts on the answer's citations once it has been checked, by citation text.
+        self.checks: dict[str, Mapping[str, str]] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 6)
         layout.setSpacing(4)
@@ -174,7 +183,7 @@ class MessageWidget(QFrame):
         if self.role == "user":
             self.body.setPlainText(content)
         else:
-            body_html, self.code_blocks = render_markdown(content, self.palette())
+            body_html, self.code_blocks = render_markdown(content, self.palette(), self.checks)
             self.body.setHtml(f"<html><head>{STYLE}</head><body>{body_html}</body></html>")
         self.body.setVisible(bool(content) or not streaming)
         self.reasoning_toggle.setVisible(bool(reasoning))
@@ -185,6 +194,9 @@ class MessageWidget(QFrame):
 
     def set_outcome(self, stats: Mapping[str, object] | None, finish_reason: str | None) -> None:
         self.finish_reason = finish_reason
+        if (checks := citation_checks(stats)) != self.checks:  # marks on checked citations
+            self.checks = checks
+            self.set_text(self.content, self.reasoning, streaming=self.streaming)
         self.stats_label.setText(format_stats(stats))
         self.notice_label.setText(NOTICES.get(finish_reason or "", ""))
         self.notice_label.setVisible(bool(self.notice_label.text()))

@@ -287,3 +287,41 @@ def test_follows_the_stream_unless_scrolled_up(view: ChatView, qtbot) -> None:
     qtbot.waitUntil(lambda: view.redraw_count() >= 2)
     qtbot.wait(50)
     assert bar.value() == 0
+
+
+def test_checked_citations_are_marked_and_a_misplaced_one_links_where_the_quote_is() -> None:
+    answer = 'Rent [Page 2: "1,200 euros"], notice [Page 1: "ninety"], dog [Page 1: "dogs ok"].'
+    checks = {
+        '[Page 2: "1,200 euros"]': {"status": "verified", "target": "2", "note": "found"},
+        '[Page 1: "ninety"]': {
+            "status": "elsewhere",
+            "target": "3",
+            "note": "quote found on page 3, not page 1",
+        },  # fmt: skip
+        '[Page 1: "dogs ok"]': {
+            "status": "not_found",
+            "target": "1",
+            "note": "quote not found in the documents",
+        },  # fmt: skip
+    }
+    linked = link_citations(answer, checks)
+    assert r"[\[Page 2\]](cite:2?q=1%2C200%20euros) ✓" in linked
+    assert r"[\[Page 1\]](cite:3?q=ninety) *(quote found on page 3, not page 1)*" in linked
+    assert r"[\[Page 1\]](cite:1?q=dogs%20ok) ⚠ *(quote not found in the documents)*" in linked
+
+
+def test_a_message_redraws_with_marks_once_its_citations_are_checked(qtbot) -> None:
+    from desktop_app.ui.chat_view import MessageWidget
+
+    widget = MessageWidget("assistant")
+    qtbot.addWidget(widget)
+    widget.set_text('The rent [Page 1: "pets welcome"].')
+    assert "⚠" not in widget.body.toPlainText()
+    check = {"text": '[Page 1: "pets welcome"]', "status": "not_found", "target": "1",
+             "note": "quote not found in the documents"}  # fmt: skip
+    widget.set_outcome({"citations": {"summary": "1 of 1 citation not found in the documents",
+                                      "checks": [check]}}, "stop")  # fmt: skip
+    assert widget.body.toPlainText().strip() == (
+        "The rent [Page 1] ⚠ (quote not found in the documents)."
+    )
+    assert widget.stats_label.text() == "1 of 1 citation not found in the documents"

@@ -103,6 +103,12 @@ def test_answers_are_checked_when_they_end_and_the_terminal_prints_the_line(caps
     answer = 'Rent: 1,200 euros [Page 2: "1,200 euros per month"], notice [Page 1: "ninety"].'
     events = list(host._checked(iter([AnswerDelta(answer), Done(stats, "stop", answer)])))
     found = events[-1].stats.citations
+    assert found.pop("checks")[1] == {
+        "text": '[Page 1: "ninety"]',
+        "status": "elsewhere",
+        "target": "3",
+        "note": "quote found on page 3, not page 1",
+    }
     assert found == {"total": 2, "verified": 1, "elsewhere": 1, "not_found": 0, "unquoted": 0,
                      "summary": "1 of 2 citations found on another page or section"}  # fmt: skip
     view = TerminalView(argparse.Namespace(stats=True), None)

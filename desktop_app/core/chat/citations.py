@@ -103,10 +103,24 @@ def summary(checked: Sequence[Checked]) -> str:
     return f"{total} {noun}, all found in the document"
 
 
-def counts(checked: Sequence[Checked]) -> dict[str, object]:
-    """What is kept with the answer (its stats) and printed by `folio ask --stats`."""
+def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
+    """What is kept with the answer (its stats) and printed by `folio ask --stats`: counts
+    per status, the summary line, and each citation as written with its verdict and where
+    its link should go (for the chat view's marks)."""
     by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
-    return {"total": len(checked), **by_status, "summary": summary(checked)}
+    marks = [{"text": answer[c.citation.start : c.citation.end], "status": c.status,
+              "target": _target(c), "note": c.describe()} for c in checked]  # fmt: skip
+    return {"total": len(checked), **by_status, "summary": summary(checked), "checks": marks}
+
+
+def _target(checked: Checked) -> str:
+    """The locator the link opens: where the quote was found, else the one cited."""
+    unit = checked.unit
+    if unit is None:
+        return checked.citation.ref
+    if unit.kind == "page":
+        return unit.label or str(unit.number)
+    return (unit.label or "").split()[0].rstrip(".") or checked.citation.ref
 
 
 def normalize(text: str) -> str:

@@ -256,7 +256,8 @@ class SessionHost:
         engine thread: the UI thread never searches 300 pages)."""
         for event in events:
             if isinstance(event, Done) and self._documents:
-                found = citations.counts(citations.check(event.answer, self._documents))
+                checked = citations.check(event.answer, self._documents)
+                found = citations.counts(event.answer, checked)
                 event = replace(event, stats=replace(event.stats, citations=found))
             yield event
 
