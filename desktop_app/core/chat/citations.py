@@ -136,17 +136,24 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": 
 
 def _check(citation: Citation, units: list[tuple[str, Unit, str]]) -> Checked:
     cited = [(name, u, text) for name, u, text in units if _matches(citation, u)]
-    if citation.quote is None:
+    quote = normalize(citation.quote or "")
+    if not quote:  # no quote (or a blank one): the page or section must exist
         if not cited:
             return Checked(citation, "not_found")
         name, unit, _ = cited[0]
         return Checked(citation, "unquoted", name, unit)
-    quote = normalize(citation.quote)
     for name, unit, text in cited:
-        if _contains(text, quote):
+        if quote in text or _close(text, quote):
             return Checked(citation, "verified", name, unit)
+    # Elsewhere: exactly anywhere, or closely on a neighbouring page. A fuzzy search of
+    # every page would take seconds on a long document, for every quote not found.
     for name, unit, text in units:
-        if _contains(text, quote):
+        if quote in text:
+            return Checked(citation, "elsewhere", name, unit)
+    cited_ids = {id(u) for _, u, _ in cited}
+    for i, (name, unit, text) in enumerate(units):
+        near = any(id(units[j][1]) in cited_ids for j in (i - 1, i + 1) if 0 <= j < len(units))
+        if near and id(unit) not in cited_ids and _close(text, quote):
             return Checked(citation, "elsewhere", name, unit)
     return Checked(citation, "not_found")
 
@@ -160,11 +167,8 @@ def _matches(citation: Citation, unit: Unit) -> bool:
     return number == citation.ref or number.startswith(citation.ref + ".")
 
 
-def _contains(text: str, quote: str) -> bool:
-    if not quote:
-        return False
-    if quote in text:
-        return True
+def _close(text: str, quote: str) -> bool:
+    """The quote is in `text` with a few OCR-like differences."""
     if len(quote) < MIN_FUZZY_CHARS:
         return False
     # OCR-like differences: compare the quote with stretches of the text that share its
