@@ -24,6 +24,7 @@ STATS_KEYS = {
     "placement",
     "finish_reason",
     "cache",
+    "citations",
 }
 
 
@@ -57,6 +58,7 @@ def test_ask_answers_from_the_file_with_stats(tmp_path: Path, folio_home: Path):
     for record in stats:
         assert set(record) == STATS_KEYS
         assert record["decode_tokens"] >= 1 and record["prompt_tokens"] > 30
+        assert record["citations"]["total"] == len(record["citations"]["checks"])
     # Same conversation: the second question re-reads only the new turn.
     assert stats[1]["cached_tokens"] >= stats[0]["prompt_tokens"]
     assert "demo model" in out.stderr
