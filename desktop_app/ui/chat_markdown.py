@@ -16,9 +16,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import quote
 
 from PySide6.QtGui import QColor, QFontDatabase, QPalette, QTextDocument
+
+from desktop_app.ui.source_ref import SourceRef
 
 _PAGE = r"(?:\d+|[ivxlcdm]+|[IVXLCDM]+)"
 _QUOTE = r"\s*:\s*[\"“„](?P<{}>[^\]\n]*?)[\"”]\s*\]"
@@ -117,19 +118,23 @@ _MARKS = {"verified": " ✓", "elsewhere": " *({note})*", "not_found": " ⚠ *({
 
 def _citer(checks: Mapping[str, Mapping[str, str]]) -> Callable[[re.Match[str]], str]:
     """The link for each citation; `checks`: verdicts by the citation's text, which move a
-    link to where the quote was found and mark it."""
+    link to where the quote was found, name the document and mark it."""
 
     def cite(match: re.Match[str]) -> str:
         check = checks.get(match.group(), {})
+        status = check.get("status")
         if quoted := match.group("pq") or match.group("sq"):
             page = match.group("qp")
             label = f"\\[Page {page}\\]" if page else f"\\[§ {match.group('qs')}\\]"
-            target = check.get("target") or page or match.group("qs")
-            mark = _MARKS.get(check.get("status", ""), "").format(note=check.get("note", ""))
-            return f"[{label}](cite:{target}?q={quote(quoted, safe='')}){mark}"
+            ref = SourceRef(check.get("target") or page or match.group("qs"), quoted,
+                            check.get("document"), False, status, check.get("note"))  # fmt: skip
+            mark = _MARKS.get(status or "", "").format(note=check.get("note", ""))
+            return f"[{label}]({ref.url()}){mark}"
         target = match.group("bp") or match.group("pp") or match.group("sp")
         label = match.group().replace("[", "\\[").replace("]", "\\]")
-        return f"[{label}](cite:{target})"
+        passage = check.get("passage")
+        ref = SourceRef(target, passage, check.get("document"), bool(passage), status)
+        return f"[{label}]({ref.url()})"
 
     return cite
 

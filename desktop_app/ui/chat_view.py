@@ -37,6 +37,7 @@ from desktop_app.ui.chat_markdown import (
     mix,
     render_markdown,
 )
+from desktop_app.ui.source_ref import SourceRef
 
 #: ≤ 20 Hz, matching the engine queue's coalescing: smooth to read, cheap to lay out.
 REDRAW_INTERVAL_MS = 50
@@ -107,7 +108,7 @@ class MessageWidget(QFrame):
     regenerate_clicked = Signal()
     continue_clicked = Signal()
     edit_clicked = Signal()
-    citation_clicked = Signal(str)
+    citation_clicked = Signal(object)  # SourceRef
 
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -231,7 +232,7 @@ class MessageWidget(QFrame):
     def _on_anchor(self, url: QUrl) -> None:
         scheme, target = url.scheme(), url.path()
         if scheme == "cite":
-            self.citation_clicked.emit(target)
+            self.citation_clicked.emit(SourceRef.from_url(url))
         elif scheme == "copy-code" and target.isdigit() and int(target) < len(self.code_blocks):
             QApplication.clipboard().setText(self.code_blocks[int(target)])
         elif scheme in ("http", "https"):
@@ -246,7 +247,7 @@ class ChatView(QWidget):
     regenerate_requested = Signal()
     continue_requested = Signal()
     edit_requested = Signal()
-    citation_clicked = Signal(str)
+    citation_clicked = Signal(object)  # SourceRef
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

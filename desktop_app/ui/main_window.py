@@ -41,7 +41,6 @@ from desktop_app.errors import FolioError
 from desktop_app.server.background import BackgroundServer
 from desktop_app.ui.chat_markdown import format_stats
 from desktop_app.ui.chat_view import ChatView
-from desktop_app.ui.citations import CitationLookup
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
 from desktop_app.ui.dialogs.models_page import format_progress
@@ -49,11 +48,15 @@ from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
 from desktop_app.ui.qt_dispatch import QtDispatcher
+from desktop_app.ui.source_pane import SourcePane
+from desktop_app.ui.source_ref import SourceRef
 from desktop_app.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from desktop_app.server.background import BackgroundServer
 
+#: The source pane's width the first time it opens (then the user's, remembered).
+SOURCE_WIDTH = 520
 #: How long the "downloaded" notice stays in the status bar.
 NOTICE_MS = 15_000
 
@@ -69,11 +72,10 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.downloads = downloads or DownloadManager(self)
-        self._citations = CitationLookup()
         self.setWindowTitle("Folio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
-        self._build()
+        self._build(host)
         self.controller = ChatController(store, host, self, QtDispatcher(self))
         self.api_server: BackgroundServer | None = None  # the local API, when turned on
         self._connect()
@@ -98,7 +100,7 @@ class MainWindow(QMainWindow):
         return self.controller.preparing
 
     # ------------------------------------------------------------------ layout
-    def _build(self) -> None:
+    def _build(self, host: SessionHost) -> None:
         self.sidebar = ConversationList()
         self.chat = ChatView()
         self.composer = Composer()
@@ -107,11 +109,14 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.chat, 1)
         lay.addWidget(self.composer)
         self.documents = DocumentsPanel()
-        split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.sidebar, middle, self.documents):
+        self.source = SourcePane(host.password)
+        self.source.hide()  # until a citation is clicked
+        self.splitter = split = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.sidebar, middle, self.source, self.documents):
             split.addWidget(widget)
             split.setStretchFactor(split.count() - 1, 1 if widget is middle else 0)
-        split.setSizes([240, 760, 300])
+        split.setCollapsible(1, False)
+        split.setSizes([240, 760, 0, 300])
         self.setCentralWidget(split)
         self.model_label = QLabel("Loading model…")
         self.context_meter = QProgressBar(minimumWidth=190, maximumWidth=240, textVisible=True)
@@ -160,10 +165,8 @@ class MainWindow(QMainWindow):
         self.chat.regenerate_requested.connect(c.regenerate)
         self.chat.continue_requested.connect(c.continue_answer)
         self.chat.edit_requested.connect(self.edit_last)
-        self.chat.citation_clicked.connect(
-            lambda label: self._citations.look_up(c.document_paths(), label)
-        )
-        self._citations.found.connect(self._on_citation)
+        self.chat.citation_clicked.connect(self.show_source)
+        self.source.closed.connect(self._remember_source_width)
         self.downloads.changed.connect(self._show_downloads)
         self.downloads.downloaded.connect(self._on_model_downloaded)
         self.download_label.linkActivated.connect(lambda _link: self.open_models())
@@ -297,12 +300,23 @@ class MainWindow(QMainWindow):
         )
         self.download_label.setVisible(bool(parts))
 
-    def _on_citation(self, label: str, where: str, text: str) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle(f"Page or section {label}")
-        box.setText(where or f"“{label}” is not a page or section of the attached documents.")
-        box.setDetailedText(text)
-        box.show()
+    def show_source(self, ref: SourceRef) -> None:
+        """A citation was clicked: its page beside the chat, as wide as the user left it."""
+        if self.source.isHidden():
+            sizes = self.splitter.sizes()
+            saved = self.store.app_state("source_pane_width")
+            width = int(saved) if saved and saved.isdigit() else SOURCE_WIDTH
+            free = sizes[1] + sizes[2]  # the chat's, and the pane's if not yet taken back
+            width = min(width, max(free - 320, 280))  # the chat keeps room to read
+            sizes[1], sizes[2] = free - width, width
+            self.source.show()
+            self.splitter.setSizes(sizes)
+        self.source.show_source(ref, self.controller.document_paths())
+
+    def _remember_source_width(self) -> None:
+        width = self.splitter.sizes()[2] or self.source.width()
+        if width > 0:
+            self.store.set_app_state("source_pane_width", str(width))
 
     # ------------------------------------------- ConversationView: what the controller shows
     def show_messages(self, messages: Sequence[ShownMessage]) -> None:
@@ -387,6 +401,9 @@ class MainWindow(QMainWindow):
         if self.api_server is not None:  # no new API requests while the engine stops
             self.api_server.stop()
             self.api_server = None
+        if self.source.isVisible():
+            self._remember_source_width()
+        self.source.shutdown()
         self.controller.shutdown()
         self.downloads.shutdown()  # pauses them; the next start shows them paused
         event.accept()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.ui.chat_markdown import format_stats, link_citations
 from desktop_app.ui.chat_view import ChatView
+from desktop_app.ui.source_ref import SourceRef
 
 STATS = {"ttft_s": 0.42, "decode_tokens_per_s": 18.3, "cached_tokens": 4050, "cache": "disk"}
 
@@ -134,10 +135,16 @@ def test_citation_link_click_emits_locator(view: ChatView, qtbot) -> None:
     assert 'href="cite:17"' in body.toHtml()
     with qtbot.waitSignal(view.citation_clicked) as blocker:
         body.anchorClicked.emit(QUrl("cite:17"))
-    assert blocker.args == ["17"]
+    assert blocker.args == [SourceRef("17")]
     with qtbot.waitSignal(view.citation_clicked) as blocker:
         body.anchorClicked.emit(QUrl("cite:12.3"))
-    assert blocker.args == ["12.3"]
+    assert blocker.args == [SourceRef("12.3")]
+    # A checked citation's link carries its quote, document and verdict to the source pane.
+    ref = SourceRef("3", "ninety (90) days' notice", "lease.pdf", False, "elsewhere",
+                    "quote found on page 3, not page 1")  # fmt: skip
+    with qtbot.waitSignal(view.citation_clicked) as blocker:
+        body.anchorClicked.emit(QUrl(ref.url()))
+    assert blocker.args == [ref]
 
 
 @pytest.mark.parametrize(
@@ -305,9 +312,11 @@ def test_checked_citations_are_marked_and_a_misplaced_one_links_where_the_quote_
         },  # fmt: skip
     }
     linked = link_citations(answer, checks)
-    assert r"[\[Page 2\]](cite:2?q=1%2C200%20euros) ✓" in linked
-    assert r"[\[Page 1\]](cite:3?q=ninety) *(quote found on page 3, not page 1)*" in linked
-    assert r"[\[Page 1\]](cite:1?q=dogs%20ok) ⚠ *(quote not found in the documents)*" in linked
+    assert r"[\[Page 2\]](cite:2?q=1%2C200%20euros&s=verified&n=found) ✓" in linked
+    moved = "cite:3?q=ninety&s=elsewhere&n=quote%20found%20on%20page%203%2C%20not%20page%201"
+    assert rf"[\[Page 1\]]({moved}) *(quote found on page 3, not page 1)*" in linked
+    invented = "cite:1?q=dogs%20ok&s=not_found&n=quote%20not%20found%20in%20the%20documents"
+    assert rf"[\[Page 1\]]({invented}) ⚠ *(quote not found in the documents)*" in linked
 
 
 def test_a_message_redraws_with_marks_once_its_citations_are_checked(qtbot) -> None:

@@ -134,23 +134,6 @@ def test_regenerate_replaces_the_last_answer(qtbot, make_window):
     assert messages[-1].content == "A regenerated answer."
 
 
-def test_citation_shows_the_cited_page(qtbot, make_window, tmp_path: Path):
-    from desktop_app.ui.citations import find_unit
-    from tests.fixtures.pdf_factory import make_pdf
-
-    pdf = tmp_path / "contract.pdf"
-    pdf.write_bytes(make_pdf(["Cover page.", "Clause 2: the fee is 1,250 euros."]))
-    where, text = find_unit([str(pdf)], "2")
-    assert where == "contract.pdf, [Page 2]" and "1,250 euros" in text
-    assert find_unit([str(pdf)], "99") == ("", "")
-    window = make_window()
-    window.controller.add_files([str(pdf)])
-    qtbot.waitUntil(lambda: len(window.store.documents(window.conversation_id)) == 1)
-    with qtbot.waitSignal(window._citations.found, timeout=5000) as blocker:
-        window.chat.citation_clicked.emit("2")
-    assert blocker.args[1] == "contract.pdf, [Page 2]"
-
-
 def test_rename_and_delete_conversations(qtbot, make_window, monkeypatch):
     from PySide6.QtWidgets import QInputDialog, QMessageBox
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_app.core.chat.citations import check, find_citations, normalize, summary
+from desktop_app.core.chat.citations import check, find_citations, summary
+from desktop_app.core.documents.matching import normalize
 from desktop_app.core.documents.model import Document, Unit
 
 PAGES = [
@@ -108,6 +109,8 @@ def test_answers_are_checked_when_they_end_and_the_terminal_prints_the_line(caps
         "status": "elsewhere",
         "target": "3",
         "note": "quote found on page 3, not page 1",
+        "document": "lease.pdf",
+        "passage": None,
     }
     assert found == {"total": 2, "verified": 1, "elsewhere": 1, "not_found": 0, "unquoted": 0,
                      "summary": "1 of 2 citations found on another page or section"}  # fmt: skip
@@ -116,3 +119,16 @@ def test_answers_are_checked_when_they_end_and_the_terminal_prints_the_line(caps
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "[citations: 1 of 2 citations found on another page or section]"
     assert '"elsewhere": 1' in err[1]
+
+
+def test_a_quoteless_citation_points_to_the_sentence_that_best_matches_its_claim() -> None:
+    answer = ("The tenant gives ninety days' notice to end the lease [Page 3]. "
+              "Rent is paid in advance [Page 2], and the landlord signs it [Page 1].")  # fmt: skip
+    checked = check(answer, [_lease()])
+    assert [c.passage for c in checked] == [
+        "Either party may end this lease with ninety (90) days’ written notice.",
+        "The rent is 1,200 euros per month, payable in ad-\nvance on the first day.",
+        "This lease is made between the landlord and the tenant.",
+    ]
+    # No word of the claim on the page: nothing to point at, rather than a random line.
+    assert check("Dogs are welcome [Page 1].", [_lease()])[0].passage is None

@@ -13,25 +13,21 @@ Qt-free: the chat view, the CLI and the export all use it.
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from desktop_app.core.chat.retrieval import best_sentence
+from desktop_app.core.documents.matching import locate, normalize
 from desktop_app.core.documents.model import Document, Unit
+from desktop_app.core.documents.places import matches
 
 #: `[Page 12]`, `[Page 12: "quote"]`, `[p. 12: “quote”]`, `[§ 4.2]`, `[§ 4.2: "quote"]`.
 CITATION = re.compile(
     r"\[\s*(?:(?:[Pp]age|[Pp]\.)\s*(?P<page>[0-9ivxlcdmIVXLCDM]+)|§\s*(?P<section>\d+(?:\.\d+)*))"
     r"\s*(?::\s*[\"“„'‘](?P<quote>[^\]\n]*?)[\"”'’])?\s*\]"
 )
-#: How alike a quote and the closest stretch of a page must be to count as found.
-FUZZY_RATIO = 0.88
-#: Quotes shorter than this (after normalising) are too weak to search fuzzily.
-MIN_FUZZY_CHARS = 12
-
 Status = Literal["verified", "elsewhere", "not_found", "unquoted"]
 
 
@@ -52,6 +48,9 @@ class Checked:
     #: Where the quote was found (the cited unit when verified); None if nowhere.
     document: str | None = None
     unit: Unit | None = None
+    #: For a citation without a quote: the unit's sentence that best matches the claim it
+    #: supports, which the source view highlights instead.
+    passage: str | None = None
 
     def describe(self) -> str:
         """A short phrase for a tooltip or the export."""
@@ -82,7 +81,24 @@ def find_citations(answer: str) -> list[Citation]:
 def check(answer: str, documents: Sequence[Document]) -> list[Checked]:
     """Every citation in `answer`, checked against `documents`' units."""
     units = [(d.path.name, u, normalize(u.text)) for d in documents for u in d.units]
-    return [_check(c, units) for c in find_citations(answer)]
+    found = find_citations(answer)
+    checked = [_check(c, units) for c in found]
+    return [
+        replace(c, passage=best_sentence(c.unit.text, claim(answer, found, i)))
+        if c.status == "unquoted" and c.unit is not None
+        else c
+        for i, c in enumerate(checked)
+    ]
+
+
+def claim(answer: str, found: Sequence[Citation], index: int) -> str:
+    """The words a citation supports: back from it to the sentence's start (or the citation
+    before it, in a sentence that cites several), without other citations' brackets."""
+    citation = found[index]
+    floor = found[index - 1].end if index else 0
+    before = answer[floor : citation.start]
+    cut = max(before.rfind(". "), before.rfind("\n"), before.rfind("? "), before.rfind("! "))
+    return CITATION.sub(" ", before[cut + 1 :]).strip(" ,;:-")
 
 
 def summary(checked: Sequence[Checked]) -> str:
@@ -109,7 +125,8 @@ def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
     its link should go (for the chat view's marks)."""
     by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
     marks = [{"text": answer[c.citation.start : c.citation.end], "status": c.status,
-              "target": _target(c), "note": c.describe()} for c in checked]  # fmt: skip
+              "target": _target(c), "note": c.describe(), "document": c.document,
+              "passage": c.passage} for c in checked]  # fmt: skip
     return {"total": len(checked), **by_status, "summary": summary(checked), "checks": marks}
 
 
@@ -123,17 +140,6 @@ def _target(checked: Checked) -> str:
     return (unit.label or "").split()[0].rstrip(".") or checked.citation.ref
 
 
-def normalize(text: str) -> str:
-    """Casefold, NFKC (ligatures), straight quotes, no line-end hyphens, one space."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_QUOTES)
-    text = re.sub(r"(\w)-\s*\n\s*(\w)", r"\1\2", text)
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "\u00ad": None})
-
-
 def _check(citation: Citation, units: list[tuple[str, Unit, str]]) -> Checked:
     cited = [(name, u, text) for name, u, text in units if _matches(citation, u)]
     quote = normalize(citation.quote or "")
@@ -143,7 +149,7 @@ def _check(citation: Citation, units: list[tuple[str, Unit, str]]) -> Checked:
         name, unit, _ = cited[0]
         return Checked(citation, "unquoted", name, unit)
     for name, unit, text in cited:
-        if quote in text or _close(text, quote):
+        if _close(text, quote):
             return Checked(citation, "verified", name, unit)
     # Elsewhere: exactly anywhere, or closely on a neighbouring page. A fuzzy search of
     # every page would take seconds on a long document, for every quote not found.
@@ -159,27 +165,12 @@ def _check(citation: Citation, units: list[tuple[str, Unit, str]]) -> Checked:
 
 
 def _matches(citation: Citation, unit: Unit) -> bool:
-    if citation.kind == "page":
-        return unit.kind == "page" and citation.ref in (unit.label, str(unit.number))
-    if unit.kind == "page" or not unit.label:
-        return False
-    number = unit.label.split()[0].rstrip(".")
-    return number == citation.ref or number.startswith(citation.ref + ".")
+    return (citation.kind == "page") == (unit.kind == "page") and matches(unit, citation.ref)
 
 
 def _close(text: str, quote: str) -> bool:
     """The quote is in `text` with a few OCR-like differences."""
-    if len(quote) < MIN_FUZZY_CHARS:
-        return False
-    # OCR-like differences: compare the quote with stretches of the text that share its
-    # longest common run, each as long as the quote.
-    matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
-    block = matcher.find_longest_match(0, len(text), 0, len(quote))
-    if block.size < len(quote) // 4:
-        return False
-    begin = max(0, block.a - block.b)
-    window = text[begin : begin + len(quote)]
-    return difflib.SequenceMatcher(None, window, quote).ratio() >= FUZZY_RATIO
+    return locate(text, quote) is not None
 
 
 def _unit_name(kind: str) -> str:

@@ -19,6 +19,8 @@ from desktop_app.core.documents.model import Document
 #: Passages are cut near this many characters (roughly 250-400 tokens).
 PASSAGE_CHARS = 1200
 
+#: English stemming (so "terminate" finds "termination"), accents ignored.
+_TOKENIZER = "tokenize='porter unicode61 remove_diacritics 2'"
 _WORD = re.compile(r"\w+", re.UNICODE)
 #: Words too common to help bm25 find anything (English function words).
 _STOP = frozenset(
@@ -88,8 +90,7 @@ class PassageIndex:
                     )  # fmt: skip
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.execute(
-            "CREATE VIRTUAL TABLE passages USING fts5(text, locator UNINDEXED, "
-            "tokenize='porter unicode61 remove_diacritics 2')"
+            f"CREATE VIRTUAL TABLE passages USING fts5(text, locator UNINDEXED, {_TOKENIZER})"
         )
         self._db.executemany(
             "INSERT INTO passages(rowid, text) VALUES (?, ?)",
@@ -122,3 +123,45 @@ class PassageIndex:
             chosen.append(passage)
             spent += passage.tokens
         return sorted(chosen, key=lambda p: p.order)
+
+
+#: Sentence ends, blank lines and list items, where a paragraph is cut for `best_sentence`.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n\s*\n|\n(?=\s*(?:[-•*]|\d+[.)])\s)")
+#: A line this short that does not end a sentence is a heading ("3. Termination").
+_HEADING_CHARS = 60
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a page or section, without its headings: a heading supports no
+    claim, and bm25 favours its few words over the sentence that does."""
+    out: list[str] = []
+    block: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        bare = line.strip()
+        heading = bare and len(bare) < _HEADING_CHARS and bare[-1] not in ".!?;:,-"
+        if block and (not bare or heading):
+            out += [s.strip() for s in _SENTENCE_END.split("\n".join(block)) if s.strip()]
+            block = []
+        if bare and not heading:
+            block.append(line)
+    return out
+
+
+def best_sentence(text: str, claim: str) -> str | None:
+    """The sentence of `text` that best matches `claim` by bm25 (the same tokenizer as the
+    passage index), for a citation that names a page but quotes nothing; None when no word
+    of the claim is on the page."""
+    sentences = _sentences(text)
+    query = fts_query(claim)
+    if not sentences or not query:
+        return None
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute(f"CREATE VIRTUAL TABLE s USING fts5(text, {_TOKENIZER})")
+        db.executemany("INSERT INTO s(rowid, text) VALUES (?, ?)", enumerate(sentences))
+        row = db.execute(
+            "SELECT rowid FROM s WHERE s MATCH ? ORDER BY bm25(s) LIMIT 1", (query,)
+        ).fetchone()
+    finally:
+        db.close()
+    return None if row is None else sentences[row[0]]

@@ -99,6 +99,11 @@ class SessionHost:
             self._passwords[path] = password
         return doc
 
+    def password(self, path: str) -> str | None:
+        """The password the user gave for `path` in this run (kept in memory only), for the
+        source view to draw the encrypted document's pages."""
+        return self._passwords.get(path)
+
     def extract(self, path: str, password: str | None, cancel: threading.Event) -> Iterator[object]:
         """Load a document as a streaming job: page progress, then the result.
 

@@ -1,0 +1,142 @@
+"""One PDF page as pixels, with boxes around a quote: what the source view shows.
+
+PDFium (through pypdfium2, the engine Chrome renders PDFs with) draws the page and reads its
+text layer, whose characters carry boxes. A quote is found in that layer the way the
+citation check finds it in the extracted text (core/documents/matching.py: case, ligatures,
+hyphenation, OCR-like slips), and the boxes of its characters become the highlight, in the
+bitmap's own pixel coordinates (PDFium maps page space to the bitmap, rotation and crop box
+included). An image-only (scanned) page has no text layer: it renders, with nothing to
+highlight, and says so.
+
+This module runs in the render child (core/documents/render_service.py), never in the app:
+PDFium parses untrusted files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from desktop_app.core.documents.places import quote_span
+from desktop_app.errors import DocumentError, PasswordRequired
+
+#: No bitmap beyond this many pixels (a page at 8x zoom on a 4K screen is well below);
+#: a hostile page size would otherwise ask for gigabytes.
+MAX_PIXELS = 40_000_000
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    #: BGRx pixels, `stride` bytes a row (Qt's Format_RGB32 on little-endian machines).
+    pixels: bytes
+    width: int
+    height: int
+    stride: int
+    #: The scale used (pixels per PDF point), after the MAX_PIXELS cap.
+    scale: float
+    page_count: int
+    #: The label printed on the page when the file defines one, else "".
+    label: str
+    #: Boxes (left, top, right, bottom) in bitmap pixels around the quote's characters.
+    highlights: tuple[Box, ...]
+    #: False for a page with no text layer (a scan): nothing can be highlighted.
+    has_text: bool
+    render_ms: float
+
+
+def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(str(path), password=password or None)
+    except pdfium.PdfiumError as exc:
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
+            raise PasswordRequired(
+                f"{path.name} is encrypted: its password is needed to show it.",
+                wrong_password=bool(password),
+            ) from None
+        raise DocumentError(f"{path.name} cannot be shown: {exc}") from None
+    except OSError as exc:
+        raise DocumentError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+
+
+def render(
+    doc: pdfium.PdfDocument, index: int, scale: float, quote: str | None, fit_width: int = 0
+) -> RenderedPage:
+    """Page `index` (0-based) at `scale` pixels per point, or `fit_width` pixels wide when
+    given (the view fits the width before it knows the page's size), with the quote's boxes."""
+    start = time.perf_counter()
+    count = len(doc)
+    if not 0 <= index < count:
+        noun = "page" if count == 1 else "pages"
+        raise DocumentError(f"The document has {count} {noun}; there is no page {index + 1}.")
+    page = doc[index]
+    try:
+        width_pt, height_pt = page.get_size()
+        scale = fit_width / max(width_pt, 1.0) if fit_width > 0 else scale
+        # (a little under the cap: the bitmap's sides are rounded up to whole pixels)
+        scale = min(scale, 0.995 * (MAX_PIXELS / max(width_pt * height_pt, 1.0)) ** 0.5)
+        bitmap = page.render(scale=scale, prefer_bgrx=True, may_draw_forms=True)
+        width, height = bitmap.width, bitmap.height
+        textpage = page.get_textpage()
+        try:
+            chars = textpage.count_chars()
+            boxes = _quote_boxes(page, textpage, quote, width, height) if quote else ()
+        finally:
+            textpage.close()
+        pixels = bytes(bitmap.buffer)
+        stride = bitmap.stride
+        bitmap.close()
+    finally:
+        page.close()
+    return RenderedPage(
+        pixels, width, height, stride, scale, count, _label(doc, index), boxes, chars > 0,
+        (time.perf_counter() - start) * 1000,
+    )  # fmt: skip
+
+
+def page_chars(textpage: pdfium.PdfTextPage) -> str:
+    """The text layer, one character per PDFium character index (generated spaces and line
+    breaks included), so a position in it is a character index PDFium knows."""
+    raw = textpage.raw
+    chars = (chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 32) for i in range(textpage.count_chars()))
+    return "".join(chars).translate(_PDFIUM_MARKS)
+
+
+#: PDFium writes a word hyphenated at a line's end as "ad\x02vance": a soft hyphen, which
+#: the normalisation drops, so the quote "advance" is found there.
+_PDFIUM_MARKS = {0x02: "\u00ad"}
+
+
+def _quote_boxes(
+    page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, quote: str, width: int, height: int
+) -> tuple[Box, ...]:
+    span = quote_span(page_chars(textpage), quote)
+    if span is None:
+        return ()
+    first, last = span[0], span[1] - 1
+    boxes = []
+    for i in range(textpage.count_rects(first, last - first + 1)):
+        left, bottom, right, top = textpage.get_rect(i)
+        x0, y0 = _to_device(page, width, height, left, top)
+        x1, y1 = _to_device(page, width, height, right, bottom)
+        boxes.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    return tuple(boxes)
+
+
+def _to_device(page: pdfium.PdfPage, width: int, height: int, x: float, y: float) -> tuple:
+    dx, dy = ctypes.c_int(), ctypes.c_int()
+    pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, dx, dy)
+    return float(dx.value), float(dy.value)
+
+
+def _label(doc: pdfium.PdfDocument, index: int) -> str:
+    try:
+        return doc.get_page_label(index) or ""
+    except (pdfium.PdfiumError, AttributeError):
+        return ""

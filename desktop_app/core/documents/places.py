@@ -1,0 +1,78 @@
+"""Where a citation points: the document, the unit (page or section), the quote's span.
+
+The source view asks this for every click, so it works from the extraction cache (`load`)
+and never guesses: a locator that is not in the documents is None, and the view says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop_app.core.documents.matching import locate, normalize, normalize_mapped
+from desktop_app.core.documents.model import Document, Unit
+from desktop_app.errors import FolioError, PasswordRequired
+
+
+@dataclass(frozen=True)
+class Place:
+    #: The path as the conversation attached it (the document may have been read from a copy).
+    path: str
+    document: Document
+    #: The unit's index in `document.units` (for a PDF: the page number - 1).
+    index: int
+
+    @property
+    def unit(self) -> Unit:
+        return self.document.units[self.index]
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.document.type == "pdf"
+
+
+def matches(unit: Unit, locator: str) -> bool:
+    """`locator` ("12", "iv", "4.2") names this unit: its page number or label, or its
+    section number; `§ 4` also names a section 4.1 (a chapter cited by its number)."""
+    wanted = locator.strip().lower()
+    label = (unit.label or "").lower()
+    if unit.kind == "page":
+        return wanted in (str(unit.number), label)
+    number = label.split()[0].rstrip(".") if label else ""
+    return bool(number) and (number == wanted or number.startswith(wanted + "."))
+
+
+def find_place(
+    paths: Sequence[str],
+    locator: str,
+    document: str | None,
+    load: Callable[[str, str | None], Document],
+    password: Callable[[str], str | None],
+) -> Place | None:
+    """The unit `locator` names, in the document called `document` when given (a citation
+    checked against the text knows it), else in the first document that has one.
+    `PasswordRequired` for an encrypted document whose password this run does not know."""
+    ordered = sorted(paths, key=lambda p: Path(p).name != document) if document else paths
+    for path in ordered:
+        try:
+            doc = load(path, password(path))
+        except PasswordRequired:
+            raise
+        except FolioError:
+            continue
+        for i, unit in enumerate(doc.units):
+            if matches(unit, locator):
+                return Place(path, doc, i)
+    return None
+
+
+def quote_span(text: str, quote: str | None) -> tuple[int, int] | None:
+    """[start, end) of `quote` in `text` (as a reader would find it; see matching.py)."""
+    if not quote:
+        return None
+    normalized, where = normalize_mapped(text)
+    span = locate(normalized, normalize(quote))
+    if span is None:
+        return None
+    return where[span[0]], where[span[1] - 1] + 1

@@ -1,0 +1,200 @@
+"""Render PDF pages in a long-lived child process, with a small cache in the app.
+
+PDFium parses the document again to draw it, and documents are untrusted, so, as with
+extraction (isolated.py), the parsing happens in a child process with a memory limit: a
+hostile page that crashes PDFium or loops costs the child, never the app. The child stays
+up between pages (starting one costs about half a second; paging must feel instant) and
+keeps the last few documents open. A request that takes longer than the time limit is a
+hang: the child is stopped (terminate → grace → kill) and the next request starts a new one.
+
+Protocol: one JSON line per request on the child's stdin (path, password, page, scale,
+quote; the password never goes on the command line or to disk). The child answers with
+one JSON line, then, for a page, exactly `bytes` bytes of pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from desktop_app.core.documents.isolated import GRACE_S
+from desktop_app.errors import DocumentError, PasswordRequired
+
+if TYPE_CHECKING:  # the app itself never imports PDFium
+    from desktop_app.core.documents.page_render import RenderedPage
+
+#: The bundled app's way into the child (it has no `python -m`); see app.py.
+CHILD_FLAG = "--folio-render"
+#: A page that takes this long to draw is a hang (a dense map draws in a second or two).
+TIME_LIMIT_S = 30.0
+MEMORY_LIMIT_BYTES = 3 * 1024**3
+#: Rendered pages kept in the app: enough to page back and forth without a redraw.
+CACHE_BYTES = 160 * 1024**2
+#: Documents the child keeps open.
+OPEN_DOCUMENTS = 3
+
+
+class PageRenderer:
+    """Renders pages on the caller's thread (never the UI thread: it waits on the child).
+    Thread-safe: one request at a time goes to the child."""
+
+    def __init__(self, time_limit_s: float = TIME_LIMIT_S) -> None:
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+        self._time_limit_s = time_limit_s
+        self._cache: OrderedDict[tuple, RenderedPage] = OrderedDict()
+        self._cached_bytes = 0
+
+    def render(
+        self, path: Path, page: int, scale: float, quote: str | None,
+        password: str | None = None, fit_width: int = 0,
+    ) -> tuple[RenderedPage, bool]:  # fmt: skip
+        """Page `page` (1-based) of the PDF at `path` at `scale` pixels per point (or
+        `fit_width` pixels wide), and whether it came from the cache. Raises
+        `PasswordRequired` and `DocumentError` with a message for the user."""
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise DocumentError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+        key = (str(path), stat.st_mtime_ns, stat.st_size, page, round(scale, 3), fit_width, quote)
+        with self._lock:
+            if (hit := self._cache.get(key)) is not None:
+                self._cache.move_to_end(key)
+                return hit, True
+            request = {"path": str(path), "password": password, "page": page - 1,
+                       "scale": scale, "quote": quote, "fit_width": fit_width}  # fmt: skip
+            rendered = self._ask(request, path.name)
+            self._remember(key, rendered)
+            return rendered, False
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+            self._cache.clear()
+            self._cached_bytes = 0
+
+    def _remember(self, key: tuple, rendered: RenderedPage) -> None:
+        self._cache[key] = rendered
+        self._cached_bytes += len(rendered.pixels)
+        while self._cached_bytes > CACHE_BYTES and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cached_bytes -= len(old.pixels)
+
+    def _ask(self, request: dict, name: str) -> RenderedPage:
+        child = self._child if self._child and self._child.poll() is None else self._start()
+        assert child.stdin is not None and child.stdout is not None
+        hung = threading.Event()
+        timer = threading.Timer(self._time_limit_s, lambda: (hung.set(), child.kill()))
+        timer.start()
+        header, pixels = None, None
+        try:
+            child.stdin.write((json.dumps(request) + "\n").encode())
+            child.stdin.flush()
+            header = json.loads(child.stdout.readline() or "null")
+            if isinstance(header, dict) and "error" not in header:
+                pixels = _read_exactly(child.stdout, header.pop("bytes"))
+        except (OSError, ValueError):
+            header = None
+        finally:
+            timer.cancel()
+        if not isinstance(header, dict) or ("error" not in header and pixels is None):
+            self._stop()
+            if hung.is_set():
+                raise DocumentError(f"Showing a page of {name} took too long; it was stopped.")
+            raise DocumentError(f"Showing a page of {name} failed: the renderer stopped.")
+        if "error" in header:
+            if header.get("password"):
+                raise PasswordRequired(header["error"], wrong_password=header["wrong_password"])
+            raise DocumentError(header["error"])
+        from desktop_app.core.documents.page_render import RenderedPage
+
+        header["highlights"] = tuple(tuple(b) for b in header["highlights"])
+        return RenderedPage(pixels=pixels, **header)
+
+    def _start(self) -> subprocess.Popen:
+        command = (
+            [sys.executable, CHILD_FLAG]
+            if getattr(sys, "frozen", False)
+            else [sys.executable, "-m", "desktop_app.core.documents.render_service"]
+        )
+        env = dict(os.environ, FOLIO_RENDER_MEMORY=str(MEMORY_LIMIT_BYTES))
+        self._child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env,
+        )  # fmt: skip
+        return self._child
+
+    def _stop(self) -> None:
+        child, self._child = self._child, None
+        if child is None or child.poll() is not None:
+            return
+        assert child.stdin is not None
+        try:
+            child.stdin.close()  # the child's loop ends at end of input
+            child.wait(GRACE_S)
+        except (OSError, subprocess.TimeoutExpired):
+            child.terminate()
+            try:
+                child.wait(GRACE_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def _read_exactly(stream: IO[bytes], count: int) -> bytes | None:
+    data = stream.read(count)
+    return data if len(data) == count else None
+
+
+# --- the child ---------------------------------------------------------------------------
+
+
+def child_main() -> int:
+    """Answer render requests from stdin until it closes (see the module docstring)."""
+    limit = int(os.environ.get("FOLIO_RENDER_MEMORY", "0"))
+    if sys.platform != "win32" and limit:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from desktop_app.core.documents import page_render
+
+    opened: OrderedDict[tuple[str, str | None, int], object] = OrderedDict()
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        path = Path(request["path"])
+        try:
+            key = (str(path), request["password"], path.stat().st_mtime_ns)
+            doc = opened.get(key)
+            if doc is None:
+                doc = opened[key] = page_render.open_pdf(path, request["password"])
+                while len(opened) > OPEN_DOCUMENTS:
+                    opened.popitem(last=False)[1].close()
+            opened.move_to_end(key)
+            page = page_render.render(
+                doc, request["page"], request["scale"], request["quote"], request["fit_width"]
+            )
+        except PasswordRequired as exc:
+            header = {"error": str(exc), "password": True, "wrong_password": exc.wrong_password}
+            out.write((json.dumps(header) + "\n").encode())
+        except (DocumentError, OSError, MemoryError) as exc:
+            message = str(exc) if isinstance(exc, DocumentError) else f"{path.name}: {exc}"
+            out.write((json.dumps({"error": message}) + "\n").encode())
+        else:
+            fields = asdict(page)
+            pixels = fields.pop("pixels")
+            out.write((json.dumps({**fields, "bytes": len(pixels)}) + "\n").encode())
+            out.write(pixels)
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(child_main())
