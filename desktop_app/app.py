@@ -22,6 +22,8 @@ log = logging.getLogger("desktop_app")
 #: = core.documents.isolated.CHILD_FLAG, spelled out: importing that package here would load
 #: the PDF and DOCX parsers on every start (tests/unit/test_isolated_extraction.py checks).
 EXTRACT_FLAG = "--folio-extract"
+#: = core.documents.render_service.CHILD_FLAG (the source pane's page renderer), likewise.
+RENDER_FLAG = "--folio-render"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.documents.isolated import child_main
 
         return child_main()
+    if argv[:1] == [RENDER_FLAG]:
+        from desktop_app.core.documents.render_service import child_main as render_main
+
+        return render_main()
     _give_windowed_app_streams()
     words = [a for a in argv if not a.startswith("-")]
     gui = not (words and words[0] in COMMANDS)

@@ -113,12 +113,46 @@ def _smoke(app, window) -> int:
     app.exec()
     window.close()
     stats = outcome.get("stats")
-    if isinstance(stats, dict) and stats["decode_tokens"] > 0:
-        print(f"smoke test ok: {stats['decode_tokens']} tokens, {stats['placement']}")
+    rendered = _smoke_render()
+    if isinstance(stats, dict) and stats["decode_tokens"] > 0 and not rendered.startswith("!"):
+        print(f"smoke test ok: {stats['decode_tokens']} tokens, {stats['placement']}; {rendered}")
         return 0
     why = outcome.get("error") or outcome.get("finish_reason") or "no answer in time"
+    why = rendered[1:] if rendered.startswith("!") else why
     print(f"smoke test failed: {why}", file=sys.stderr)
     return 1
+
+
+#: A one-page PDF with one line of text (PDFium rebuilds the missing cross-reference table).
+_SMOKE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 200]/Contents 4 0 R"
+    b"/Resources<</Font<</F1 5 0 R>>>>>>endobj\n"
+    b"4 0 obj<</Length 47>>stream\nBT /F1 18 Tf 20 100 Td (Folio smoke test) Tj ET\nendstream"
+    b"\nendobj\n5 0 obj<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>endobj\ntrailer"
+    b"<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def _smoke_render() -> str:
+    """The source pane's renderer (a child process, in the bundle too) draws a page and
+    finds a quote on it: what it measured, or "!" and what went wrong."""
+    from desktop_app.core.documents.render_service import PageRenderer
+
+    pdf = paths.cache_dir() / "smoke-test.pdf"
+    pdf.write_bytes(_SMOKE_PDF)
+    renderer = PageRenderer()
+    try:
+        page, _ = renderer.render(pdf, 1, 2.0, "smoke test")
+    except FolioError as exc:
+        return f"!rendering a page failed: {exc}"
+    finally:
+        renderer.close()
+        pdf.unlink(missing_ok=True)
+    if len(page.highlights) != 1:
+        return "!the page rendered, but its quote was not highlighted"
+    return f"page rendered in {page.render_ms:.0f} ms with its quote highlighted"
 
 
 def _no_display() -> bool:

@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     from desktop_app.server.background import BackgroundServer
 
 #: The source pane's width the first time it opens (then the user's, remembered).
-SOURCE_WIDTH = 520
+SOURCE_WIDTH = 560
+#: The chat keeps room to read when the source pane opens beside it.
+CHAT_MIN_WIDTH = 420
 #: How long the "downloaded" notice stays in the status bar.
 NOTICE_MS = 15_000
 
@@ -303,14 +305,10 @@ class MainWindow(QMainWindow):
     def show_source(self, ref: SourceRef) -> None:
         """A citation was clicked: its page beside the chat, as wide as the user left it."""
         if self.source.isHidden():
-            sizes = self.splitter.sizes()
             saved = self.store.app_state("source_pane_width")
             width = int(saved) if saved and saved.isdigit() else SOURCE_WIDTH
-            free = sizes[1] + sizes[2]  # the chat's, and the pane's if not yet taken back
-            width = min(width, max(free - 320, 280))  # the chat keeps room to read
-            sizes[1], sizes[2] = free - width, width
             self.source.show()
-            self.splitter.setSizes(sizes)
+            self.splitter.setSizes(_with_source(self.splitter.sizes(), width))
         self.source.show_source(ref, self.controller.document_paths())
 
     def _remember_source_width(self) -> None:
@@ -407,3 +405,20 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self.downloads.shutdown()  # pauses them; the next start shows them paused
         event.accept()
+
+
+def _with_source(sizes: list[int], width: int) -> list[int]:
+    """Splitter sizes (conversations, chat, source, documents) that make room for a source
+    pane `width` wide: from the chat first, then from the two side lists, down to their
+    minimums; the pane gets less only when all are at their minimum."""
+    total = sum(sizes)
+    minimums = (180, CHAT_MIN_WIDTH, 280, 220)
+    side = [max(sizes[0], minimums[0]), max(sizes[3], minimums[3])]
+    room = total - CHAT_MIN_WIDTH - width - sum(side)
+    for i in (0, 1):  # narrow the side lists only as much as needed
+        if room < 0:
+            give = min(-room, side[i] - minimums[(0, 3)[i]])
+            side[i] -= give
+            room += give
+    width = max(min(width, total - CHAT_MIN_WIDTH - sum(side)), minimums[2])
+    return [side[0], total - side[0] - side[1] - width, width, side[1]]
