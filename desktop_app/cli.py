@@ -51,6 +51,11 @@ def add_subcommands(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="after each answer, print its stats as one JSON line to stderr",
     )
+    ask.add_argument(
+        "--export",
+        metavar="FILE.md",
+        help="also write the questions, answers and their checked citations as Markdown",
+    )
     ask.set_defaults(handler=cmd_ask)
 
     chat = sub.add_parser("chat", help="interactive chat in the terminal")

@@ -17,13 +17,16 @@ import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from desktop_app import atomic
 from desktop_app import settings as settings_mod
 from desktop_app.core.chat.cards import DocState, DocumentCard
 from desktop_app.core.chat.controller import ChatController
 from desktop_app.core.chat.dispatch import QueueDispatcher
+from desktop_app.core.chat.export import export_markdown, turns
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ShownMessage
 from desktop_app.core.history.store import Store
@@ -53,6 +56,7 @@ class TerminalView:
         #: What went wrong since the caller last looked: failed reads, a failed load…
         self.errors: list[str] = []
         self.max_answer_tokens = 0
+        self.model: str | None = None
 
     # The conversation itself is not drawn: the terminal shows each answer as it streams.
     def show_messages(self, messages: Sequence[ShownMessage]) -> None: ...
@@ -111,6 +115,7 @@ class TerminalView:
                 print(f"folio: {card.name}: {warning}", file=sys.stderr)
 
     def session_opened(self, opened: Opened) -> None:
+        self.model = opened.model
         header = f"{opened.model} · {opened.placement} · {opened.n_ctx:,}-token context"
         if opened.n_threads:  # 0: a remote engine server answers
             header += f" · {opened.n_threads} threads"
@@ -194,6 +199,21 @@ class TerminalChat:
         self._wait(lambda: self.controller.preparing)
         self.raise_errors()
 
+    def export(self, path: Path) -> None:
+        """The conversation's answers and their checked citations, as Markdown."""
+        c = self.controller
+        cid = c.conversation_id or 0
+        documents = [Path(d.path).name for d in c.store.documents(cid)]
+        markdown = export_markdown(
+            turns(c.store.messages(cid)), documents=documents, model=self.view.model,
+            when=datetime.now(),
+        )  # fmt: skip
+        try:
+            atomic.write_bytes(path, markdown.encode("utf-8"))
+        except OSError as exc:
+            raise FolioError(f"Could not write {path}: {exc.strerror or exc}") from None
+        print(f"Exported to {path}", file=sys.stderr)
+
     def raise_errors(self) -> None:
         errors, self.view.errors = self.view.errors, []
         if errors:
@@ -221,6 +241,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     try:
         for question in questions:
             chat.ask(question)
+        if args.export:
+            chat.export(Path(args.export))
     finally:
         chat.close()
     return 0

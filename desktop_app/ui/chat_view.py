@@ -105,6 +105,7 @@ class MessageWidget(QFrame):
     notice, a stats line and action buttons. The view decides which actions are shown."""
 
     copy_clicked = Signal()
+    export_clicked = Signal()
     regenerate_clicked = Signal()
     continue_clicked = Signal()
     edit_clicked = Signal()
@@ -156,9 +157,13 @@ class MessageWidget(QFrame):
         self.regenerate_button = _link_button("Regenerate")
         self.continue_button = _link_button("Continue")
         self.edit_button = _link_button("Edit")
+        self.export_button = _link_button("Export…")
+        self.export_button.setToolTip("Save the question, this answer and its checked citations "
+                                      "as Markdown")  # fmt: skip
         footer.addWidget(self.stats_label, 1)
         for button, signal in (
             (self.copy_button, self.copy_clicked),
+            (self.export_button, self.export_clicked),
             (self.continue_button, self.continue_clicked),
             (self.regenerate_button, self.regenerate_clicked),
             (self.edit_button, self.edit_clicked),
@@ -192,6 +197,7 @@ class MessageWidget(QFrame):
         self.reasoning_view.setHtml(f"{STYLE}{muted}{html.escape(reasoning.strip())}</p>")
         self.thinking_label.setVisible(streaming and bool(reasoning) and not content)
         self.copy_button.setVisible(not streaming)
+        self.export_button.setVisible(self.role != "user" and not streaming and bool(content))
 
     def set_outcome(self, stats: Mapping[str, object] | None, finish_reason: str | None) -> None:
         self.finish_reason = finish_reason
@@ -244,6 +250,8 @@ class ChatView(QWidget):
     main window owns the conversation and calls `set_messages` to switch or reload it."""
 
     copy_requested = Signal(int)
+    #: The message's index: save that answer (and its question) as Markdown.
+    export_requested = Signal(int)
     regenerate_requested = Signal()
     continue_requested = Signal()
     edit_requested = Signal()
@@ -346,6 +354,9 @@ class ChatView(QWidget):
     def _add(self, role: str) -> MessageWidget:
         widget = MessageWidget(role)
         widget.copy_clicked.connect(lambda: self._copy(widget))
+        widget.export_clicked.connect(
+            lambda: self.export_requested.emit(self._messages.index(widget))
+        )
         widget.regenerate_clicked.connect(self.regenerate_requested)
         widget.continue_clicked.connect(self.continue_requested)
         widget.edit_clicked.connect(self.edit_requested)

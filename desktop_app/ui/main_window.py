@@ -9,7 +9,9 @@ an answer keeps streaming into its own conversation whatever the user opens mean
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,9 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app import atomic
 from desktop_app import settings as settings_mod
 from desktop_app.core.chat.cards import DocumentCard
 from desktop_app.core.chat.controller import ChatController
+from desktop_app.core.chat.export import export_markdown, turns
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ShownMessage
 from desktop_app.core.history.store import Store
@@ -168,6 +172,7 @@ class MainWindow(QMainWindow):
         self.chat.continue_requested.connect(c.continue_answer)
         self.chat.edit_requested.connect(self.edit_last)
         self.chat.citation_clicked.connect(self.show_source)
+        self.chat.export_requested.connect(self.export_answer)
         self.source.closed.connect(self._remember_source_width)
         self.downloads.changed.connect(self._show_downloads)
         self.downloads.downloaded.connect(self._on_model_downloaded)
@@ -310,6 +315,32 @@ class MainWindow(QMainWindow):
             self.source.show()
             self.splitter.setSizes(_with_source(self.splitter.sizes(), width))
         self.source.show_source(ref, self.controller.document_paths())
+
+    def export_answer(self, index: int, path: str | None = None) -> None:
+        """Save the answer at transcript position `index`, with its question and checked
+        citations, as Markdown (`path`: where, else asked)."""
+        cid = self.conversation_id or 0
+        pairs = turns(self.store.messages(cid))
+        # The transcript alternates question, answer: answer k is message 2k + 1.
+        if not 0 <= index // 2 < len(pairs):
+            return
+        turn = pairs[index // 2]
+        if path is None:
+            name = re.sub(r"[^\w\- ]+", "", turn.question)[:60].strip() or "answer"
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export answer", str(Path.home() / f"{name}.md"), "Markdown (*.md)"
+            )
+            if not path:
+                return
+        documents = [Path(d.path).name for d in self.store.documents(cid)]
+        model = self.model_label.text().split(" · ")[0] or None
+        markdown = export_markdown([turn], documents=documents, model=model, when=datetime.now())
+        try:
+            atomic.write_bytes(Path(path), markdown.encode("utf-8"))
+        except OSError as exc:
+            self.show_error(f"Could not export to {path}: {exc.strerror or exc}")
+            return
+        self.statusBar().showMessage(f"Exported to {path}", NOTICE_MS)
 
     def _remember_source_width(self) -> None:
         width = self.splitter.sizes()[2] or self.source.width()

@@ -163,3 +163,20 @@ def test_a_locator_that_is_not_in_the_documents_says_so(qtbot, lease: MainWindow
     assert lease.source.message.text() == (
         "“99” is not a page or section of the attached documents."
     )
+
+
+def test_export_answer_writes_the_answer_with_its_checked_citations(
+    qtbot, lease: MainWindow, tmp_path: Path
+) -> None:
+    answer = lease.chat.message(1)
+    assert answer.export_button.isVisible() and not lease.chat.message(0).export_button.isVisible()
+    out = tmp_path / "answer.md"
+    lease.export_answer(1, str(out))
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# What does the lease say?\n\n*Answered by Folio · ")
+    assert "Demo answers" not in text and " · Fake model · documents: lease.pdf*" in text
+    assert "The rent is 1,200 euros (Page 2)[^1]." in text
+    assert "[^2]: Page 1 of lease.pdf — quote found on page 3, not page 1 — quoted: “ninety" in text
+    assert "[^3]: Page 1 — ⚠ not found in the documents — quoted: “dogs are welcome" in text
+    assert "**Citations:** 1 of 4 citations not found in the documents." in text
+    assert lease.statusBar().currentMessage() == f"Exported to {out}"

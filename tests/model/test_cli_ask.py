@@ -49,6 +49,8 @@ def test_ask_answers_from_the_file_with_stats(tmp_path: Path, folio_home: Path):
         "-q",
         "Who is the supplier?",
         "--stats",
+        "--export",
+        str(tmp_path / "answers.md"),
         home=folio_home,
     )
     assert out.returncode == 0, out.stderr
@@ -62,6 +64,15 @@ def test_ask_answers_from_the_file_with_stats(tmp_path: Path, folio_home: Path):
     # Same conversation: the second question re-reads only the new turn.
     assert stats[1]["cached_tokens"] >= stats[0]["prompt_tokens"]
     assert "demo model" in out.stderr
+    # --export: both questions with their answers, as Markdown, and where it went.
+    exported = (tmp_path / "answers.md").read_text(encoding="utf-8")
+    assert exported.startswith("# Folio conversation\n\n*Answered by Folio · ")
+    assert "documents: notes.txt*" in exported
+    assert "## What is the invoice total?\n\n" in exported
+    assert "## Who is the supplier?\n\n" in exported
+    first_answer = out.stdout.strip().splitlines()[0]
+    assert f"## What is the invoice total?\n\n{first_answer}" in exported
+    assert f"Exported to {tmp_path / 'answers.md'}" in out.stderr
 
 
 def test_chat_reads_questions_until_eof(tmp_path: Path, folio_home: Path):
