@@ -22,8 +22,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Folio, a careful assistant that answers questions about the user's documents. "
+    "Answer from the documents when they are given. Back each statement with a citation that "
+    'quotes a few of the document\'s exact words, like [Page 3: "the exact words"] or '
+    '[§ 2.1: "the exact words"], so that the reader can check it. Say plainly when the '
+    "documents do not contain the answer."
+)
+#: Earlier defaults: a settings file that still holds one gets the current default (the
+#: file keeps every field, so a prompt the user never edited would otherwise stay old).
+PREVIOUS_SYSTEM_PROMPTS = (
+    "You are Folio, a careful assistant that answers questions about the user's documents. "
     "Answer from the documents when they are given, cite pages or sections like [Page 3] "
-    "or [§ 2.1], and say plainly when the documents do not contain the answer."
+    "or [§ 2.1], and say plainly when the documents do not contain the answer.",
 )
 
 
@@ -131,6 +140,8 @@ def load() -> Settings:
     for f in dataclasses.fields(Settings):
         if f.name in raw and _accepts(hints[f.name], raw[f.name]):
             values[f.name] = raw[f.name]
+    if values.get("system_prompt") in PREVIOUS_SYSTEM_PROMPTS:
+        del values["system_prompt"]
     return Settings(**values)
 
 

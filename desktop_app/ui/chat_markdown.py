@@ -116,25 +116,31 @@ def _split_fences(markdown: str) -> list[tuple[str, str, str | None]]:
 _MARKS = {"verified": " ✓", "elsewhere": " *({note})*", "not_found": " ⚠ *({note})*"}
 
 
+def _mark(check: Mapping[str, object]) -> str:
+    """✓, or the note in italics (⚠ for a quote nowhere, or a page the model never got)."""
+    kind = "not_found" if check.get("unsent") else str(check.get("status", ""))
+    return _MARKS.get(kind, "").format(note=check.get("note", ""))
+
+
 def _citer(checks: Mapping[str, Mapping[str, str]]) -> Callable[[re.Match[str]], str]:
     """The link for each citation; `checks`: verdicts by the citation's text, which move a
     link to where the quote was found, name the document and mark it."""
 
     def cite(match: re.Match[str]) -> str:
         check = checks.get(match.group(), {})
-        status = check.get("status")
+        status = "unsent" if check.get("unsent") else check.get("status")
         if quoted := match.group("pq") or match.group("sq"):
             page = match.group("qp")
             label = f"\\[Page {page}\\]" if page else f"\\[§ {match.group('qs')}\\]"
             ref = SourceRef(check.get("target") or page or match.group("qs"), quoted,
                             check.get("document"), False, status, check.get("note"))  # fmt: skip
-            mark = _MARKS.get(status or "", "").format(note=check.get("note", ""))
-            return f"[{label}]({ref.url()}){mark}"
+            return f"[{label}]({ref.url()}){_mark(check)}"
         target = match.group("bp") or match.group("pp") or match.group("sp")
         label = match.group().replace("[", "\\[").replace("]", "\\]")
         passage = check.get("passage")
-        ref = SourceRef(target, passage, check.get("document"), bool(passage), status)
-        return f"[{label}]({ref.url()})"
+        ref = SourceRef(target, passage, check.get("document"), bool(passage), status,
+                        check.get("note") if check.get("unsent") else None)  # fmt: skip
+        return f"[{label}]({ref.url()}){_mark(check) if check.get('unsent') else ''}"
 
     return cite
 

@@ -330,6 +330,13 @@ class ChatView(QWidget):
         if not self._timer.isActive():
             self._timer.start()
 
+    def mark_streaming_citations(self, found: dict) -> None:
+        """Checked citations of the streaming answer: drawn with the next redraw tick."""
+        if self._streaming is not None:
+            self._streaming.checks = citation_checks({"citations": found})
+            if not self._timer.isActive():
+                self._timer.start()
+
     def end_answer(self, stats: dict | None, finish_reason: str) -> None:
         """Final render of the streamed answer, with its stats and any cut-off notice."""
         widget = self._streaming

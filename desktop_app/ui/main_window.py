@@ -360,6 +360,9 @@ class MainWindow(QMainWindow):
     def append_answer(self, answer: str, reasoning: str) -> None:
         self.chat.append_delta(answer, reasoning)
 
+    def mark_citations(self, found: dict) -> None:
+        self.chat.mark_streaming_citations(found)
+
     def end_answer(self, stats: dict | None, finish_reason: str) -> None:
         self.chat.end_answer(stats, finish_reason)
         self.answer_ended.emit(finish_reason, stats)

@@ -323,6 +323,9 @@ class SourcePane(QWidget):
         if ref is None or shown.index != self._quote_index:
             return ""
         found_here = bool(shown.highlights) or shown.span is not None
+        if ref.status == "unsent":
+            note = ref.note or "this page was not among the passages the model was given"
+            return f"⚠ {note[0].upper()}{note[1:]}: it cannot have read it here."
         if ref.quote and ref.best_match:
             if not found_here:
                 return "No quote in this citation to highlight."

@@ -24,7 +24,8 @@ class SourceRef:
     document: str | None = None
     #: True when `quote` is the sentence that best matches an unquoted citation's claim.
     best_match: bool = False
-    #: The check's verdict ("verified", "elsewhere", "not_found", "unquoted") and its words.
+    #: The check's verdict ("verified", "elsewhere", "not_found", "unquoted", or "unsent": a
+    #: page the model was not given in retrieval mode) and its words.
     status: str | None = None
     note: str | None = None
 

@@ -180,3 +180,40 @@ def test_export_answer_writes_the_answer_with_its_checked_citations(
     assert "[^3]: Page 1 — ⚠ not found in the documents — quoted: “dogs are welcome" in text
     assert "**Citations:** 1 of 4 citations not found in the documents." in text
     assert lease.statusBar().currentMessage() == f"Exported to {out}"
+
+
+def test_citations_are_marked_while_the_answer_still_streams(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    document = tmp_path / "lease.pdf"
+    document.write_bytes(make_pdf(PAGES))
+    answer = 'The rent is 1,200 euros [Page 2: "1,200 euros per month"].' + " More words." * 150
+    window = make_window(FakeHost(answers=[answer], delay_s=0.01))
+    window.controller.add_files([str(document)])
+    cid = window.conversation_id
+    qtbot.waitUntil(lambda: len(window.store.documents(cid)) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: not (window.controller.reading or window.preparing), timeout=10_000)
+    window.controller.send("Rent?")
+    qtbot.waitUntil(lambda: window.chat.message_count() == 2, timeout=5000)
+    body = window.chat.message(1).body
+    qtbot.waitUntil(lambda: "[Page 2] ✓" in body.toPlainText(), timeout=10_000)
+    assert window.controller.answering  # marked before the answer ended (about 3 s to go)
+    assert window.chat.message(1).stats_label.text() == ""
+    window.controller.stop()
+
+
+def test_retrieval_mode_a_page_the_model_was_not_given_is_marked(qtbot, lease: MainWindow) -> None:
+    from desktop_app.ui.chat_markdown import link_citations
+
+    note = "page 3 was not among the passages the model was given"
+    check = {"status": "verified", "target": "3", "note": note, "document": "lease.pdf",
+             "passage": None, "unsent": True}  # fmt: skip
+    linked = link_citations(
+        'Notice [Page 3: "written notice"].', {'[Page 3: "written notice"]': check}
+    )
+    assert f"⚠ *({note})*" in linked
+    href = re.search(r"\((cite:[^)]*)\)", linked).group(1)
+    _click(qtbot, lease, href)
+    assert lease.source.verdict.text() == (
+        "⚠ Page 3 was not among the passages the model was given: it cannot have read it here."
+    )

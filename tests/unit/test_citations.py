@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_app.core.chat.citations import check, find_citations, summary
+from desktop_app.core.chat.citations import check, counts, find_citations, summary
+from desktop_app.core.chat.retrieval import PassageIndex
 from desktop_app.core.documents.matching import normalize
 from desktop_app.core.documents.model import Document, Unit
 
@@ -111,8 +112,10 @@ def test_answers_are_checked_when_they_end_and_the_terminal_prints_the_line(caps
         "note": "quote found on page 3, not page 1",
         "document": "lease.pdf",
         "passage": None,
+        "unsent": False,
     }
     assert found == {"total": 2, "verified": 1, "elsewhere": 1, "not_found": 0, "unquoted": 0,
+                     "unsent": 0,
                      "summary": "1 of 2 citations found on another page or section"}  # fmt: skip
     view = TerminalView(argparse.Namespace(stats=True), None)
     view.end_answer(events[-1].stats.as_dict(), "stop")
@@ -132,3 +135,20 @@ def test_a_quoteless_citation_points_to_the_sentence_that_best_matches_its_claim
     ]
     # No word of the claim on the page: nothing to point at, rather than a random line.
     assert check("Dogs are welcome [Page 1].", [_lease()])[0].passage is None
+
+
+def test_in_retrieval_mode_a_citation_of_a_page_the_model_was_not_given_is_flagged() -> None:
+    answer = '[Page 2: "1,200 euros"] [Page 3: "written notice"] [Page 1]'
+    sent = {("lease.pdf", "[Page 2]")}  # the passages of page 2 only were sent
+    checked = check(answer, [_lease()], sent)
+    assert [(c.status, c.unsent) for c in checked] == [
+        ("verified", False), ("verified", True), ("unquoted", True)
+    ]  # fmt: skip
+    assert checked[1].describe() == "page 3 was not among the passages the model was given"
+    assert summary(checked) == "2 of 3 citations not among the passages the model was given"
+    found = counts(answer, checked)
+    assert found["unsent"] == 2 and found["checks"][1]["unsent"] is True
+    # The passage index records what it gave the model, for this check.
+    index = PassageIndex([_lease()], lambda text: len(text) // 4)
+    index.search("What is the rent?", 60)
+    assert index.sent == {("lease.pdf", "[Page 2]")}

@@ -45,3 +45,13 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path):
     atomic.write_json(target, {"x": 2})
     assert json.loads(target.read_text()) == {"x": 2}
     assert [p.name for p in target.parent.iterdir()] == ["b.json"]
+
+
+def test_an_unedited_old_default_prompt_becomes_the_new_default_and_an_edited_one_stays():
+    old = settings.PREVIOUS_SYSTEM_PROMPTS[0]
+    settings.save(settings.Settings(system_prompt=old, n_ctx=8192))
+    loaded = settings.load()
+    assert loaded.system_prompt == settings.DEFAULT_SYSTEM_PROMPT and loaded.n_ctx == 8192
+    assert '[Page 3: "the exact words"]' in loaded.system_prompt
+    settings.save(settings.Settings(system_prompt=old + " Answer in French."))
+    assert settings.load().system_prompt == old + " Answer in French."

@@ -14,7 +14,7 @@ Qt-free: the chat view, the CLI and the export all use it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -51,9 +51,14 @@ class Checked:
     #: For a citation without a quote: the unit's sentence that best matches the claim it
     #: supports, which the source view highlights instead.
     passage: str | None = None
+    #: Retrieval mode: the unit it points to was not among the passages the model was given
+    #: (so the model cannot have read it there, whatever the page says).
+    unsent: bool = False
 
     def describe(self) -> str:
         """A short phrase for a tooltip or the export."""
+        if self.unsent and self.unit is not None:
+            return f"{_name(self.unit)} was not among the passages the model was given"
         if self.status == "verified":
             return "quote found on the cited " + _unit_name(self.citation.kind)
         if self.status == "elsewhere" and self.unit is not None:
@@ -78,11 +83,33 @@ def find_citations(answer: str) -> list[Citation]:
     ]
 
 
-def check(answer: str, documents: Sequence[Document]) -> list[Checked]:
-    """Every citation in `answer`, checked against `documents`' units."""
-    units = [(d.path.name, u, normalize(u.text)) for d in documents for u in d.units]
-    found = find_citations(answer)
-    checked = [_check(c, units) for c in found]
+def check(
+    answer: str, documents: Sequence[Document], sent: Set[tuple[str, str]] | None = None
+) -> list[Checked]:
+    """Every citation in `answer`, checked against `documents`' units; `sent`: in retrieval
+    mode, the (document name, unit locator) of every passage the model was given."""
+    return Checker(documents).check(answer, sent)
+
+
+class Checker:
+    """The documents' units normalised once (a 300-page document takes tens of ms), so that
+    an answer's citations can be checked again each time one completes while it streams."""
+
+    def __init__(self, documents: Sequence[Document]) -> None:
+        self.documents = documents
+        self._units = [(d.path.name, u, normalize(u.text)) for d in documents for u in d.units]
+
+    def check(self, answer: str, sent: Set[tuple[str, str]] | None = None) -> list[Checked]:
+        found = find_citations(answer)
+        checked = [_check(c, self._units) for c in found]
+        if sent is not None:
+            checked = [replace(c, unsent=(c.document, c.unit.locator()) not in sent)
+                       if c.unit is not None else c for c in checked]  # fmt: skip
+        return _with_passages(answer, found, checked)
+
+
+def _with_passages(answer: str, found: list[Citation], checked: list[Checked]) -> list[Checked]:
+    """Quote-less citations get the sentence of their unit that best matches their claim."""
     return [
         replace(c, passage=best_sentence(c.unit.text, claim(answer, found, i)))
         if c.status == "unquoted" and c.unit is not None
@@ -110,6 +137,8 @@ def summary(checked: Sequence[Checked]) -> str:
     noun = "citation" if total == 1 else "citations"
     missing = sum(c.status == "not_found" for c in checked)
     moved = sum(c.status == "elsewhere" for c in checked)
+    if unsent := sum(c.unsent for c in checked):
+        return f"{unsent} of {total} {noun} not among the passages the model was given"
     if missing:
         return f"{missing} of {total} {noun} not found in the documents"
     if moved:
@@ -126,8 +155,9 @@ def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
     by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
     marks = [{"text": answer[c.citation.start : c.citation.end], "status": c.status,
               "target": _target(c), "note": c.describe(), "document": c.document,
-              "passage": c.passage} for c in checked]  # fmt: skip
-    return {"total": len(checked), **by_status, "summary": summary(checked), "checks": marks}
+              "passage": c.passage, "unsent": c.unsent} for c in checked]  # fmt: skip
+    return {"total": len(checked), **by_status, "unsent": sum(c.unsent for c in checked),
+            "summary": summary(checked), "checks": marks}  # fmt: skip
 
 
 def _target(checked: Checked) -> str:
@@ -177,10 +207,12 @@ def _unit_name(kind: str) -> str:
     return "page" if kind == "page" else "section"
 
 
+def _name(unit: Unit) -> str:
+    return f"page {unit.label or unit.number}" if unit.kind == "page" else f"§ {unit.label}"
+
+
 def _where(unit: Unit) -> str:
-    if unit.kind == "page":
-        return f"on page {unit.label or unit.number}"
-    return f"in § {unit.label}"
+    return f"{'on' if unit.kind == 'page' else 'in'} {_name(unit)}"
 
 
 def _cited(citation: Citation) -> str:

@@ -65,6 +65,8 @@ class _Answer:
     answer: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     saved_at: float = field(default_factory=time.monotonic)
+    #: The citations checked so far while it streams (shown again on coming back to it).
+    citations: dict | None = None
 
     def text(self) -> tuple[str, str]:
         """Everything the message holds so far."""
@@ -202,6 +204,8 @@ class ChatController:
         ])  # fmt: skip
         if live is not None:
             self.view.begin_answer()
+            if live.citations is not None:
+                self.view.mark_citations(live.citations)
             self.view.append_answer(*live.text())
 
     def _prepare(self) -> None:
@@ -396,7 +400,7 @@ class ChatController:
     def _on_engine(self, event: RequestEvent) -> None:
         rid = event.request_id
         if isinstance(event, Delta):
-            self._on_delta(rid, event.answer, event.reasoning)
+            self._on_delta(rid, event.answer, event.reasoning, event.citations)
         elif isinstance(event, Progress):
             here = (
                 rid in self._answers and self._answers[rid].conversation_id == self.conversation_id
@@ -411,7 +415,7 @@ class ChatController:
         elif isinstance(event, Cancelled):
             self._on_cancelled(rid)
 
-    def _on_delta(self, rid: int, answer: str, reasoning: str) -> None:
+    def _on_delta(self, rid: int, answer: str, reasoning: str, citations: dict | None) -> None:
         state = self._answers.get(rid)
         if state is None:
             return
@@ -420,7 +424,11 @@ class ChatController:
             self.view.clear_progress()  # the prompt is read: the answer itself shows now
         state.answer.append(answer)
         state.reasoning.append(reasoning)
+        if citations is not None:
+            state.citations = citations
         if here:
+            if citations is not None:
+                self.view.mark_citations(citations)
             self.view.append_answer(answer, reasoning)
         if time.monotonic() - state.saved_at >= SAVE_INTERVAL_S:
             self._save(state)

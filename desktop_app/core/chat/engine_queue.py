@@ -28,7 +28,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from desktop_app.core.llm.events import AnswerDelta, PrefillProgress, ReasoningDelta
+from desktop_app.core.llm.events import (
+    AnswerDelta,
+    CitationsChecked,
+    PrefillProgress,
+    ReasoningDelta,
+)
 from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,8 @@ class Delta:
     request_id: int
     answer: str
     reasoning: str
+    #: The citations checked so far (`CitationsChecked.found`), when that changed.
+    citations: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -114,12 +121,15 @@ class _Batch:
         self._answer: list[str] = []
         self._reasoning: list[str] = []
         self._progress: PrefillProgress | None = None
+        self._citations: dict | None = None
         # The first token is shown at once: time-to-first-token is what the user notices.
         self._last_flush = -math.inf
 
-    def add(self, event: PrefillProgress | ReasoningDelta | AnswerDelta) -> None:
+    def add(self, event: PrefillProgress | ReasoningDelta | AnswerDelta | CitationsChecked) -> None:
         if isinstance(event, PrefillProgress):
             self._progress = event  # only the latest matters
+        elif isinstance(event, CitationsChecked):
+            self._citations = event.found  # likewise
         elif isinstance(event, ReasoningDelta):
             self._reasoning.append(event.text)
         else:
@@ -134,10 +144,12 @@ class _Batch:
         if self._progress is not None:
             sink(Progress(rid, self._progress))
             self._progress = None
-        if self._answer or self._reasoning:
-            sink(Delta(rid, "".join(self._answer), "".join(self._reasoning)))
+        if self._answer or self._reasoning or self._citations is not None:
+            answer, reasoning = "".join(self._answer), "".join(self._reasoning)
+            sink(Delta(rid, answer, reasoning, self._citations))
             self._answer.clear()
             self._reasoning.clear()
+            self._citations = None
         self._last_flush = time.monotonic()
 
 
@@ -272,7 +284,7 @@ class EngineQueue:
         (normally the `Done`), which becomes the `Finished` value."""
         final: object = None
         for event in request.fn(request.cancel):
-            if isinstance(event, PrefillProgress | ReasoningDelta | AnswerDelta):
+            if isinstance(event, PrefillProgress | ReasoningDelta | AnswerDelta | CitationsChecked):
                 batch.add(event)
             else:
                 final = event

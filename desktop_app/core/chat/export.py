@@ -87,8 +87,8 @@ def _with_footnotes(
 def _footnote(number: int, where: str, quote: str | None, check: Mapping[str, object]) -> str:
     status = str(check.get("status", ""))
     verdict = _VERDICTS.get(status, "not checked")
-    if status == "elsewhere":
-        verdict = str(check.get("note") or verdict)
+    if status == "elsewhere" or check.get("unsent"):
+        verdict = ("⚠ " if check.get("unsent") else "") + str(check.get("note") or verdict)
     document = f" of {check['document']}" if check.get("document") else ""
     line = f"[^{number}]: {where}{document} — {verdict}"
     if quote:

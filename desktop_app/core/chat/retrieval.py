@@ -88,6 +88,9 @@ class PassageIndex:
                         Passage(d, len(self.passages), doc.path.name, unit.locator(), piece,
                                 count_tokens(piece) + 24)  # + the <passage> wrapper
                     )  # fmt: skip
+        #: (document, locator) of every passage given to the model so far in this session:
+        #: in retrieval mode a citation can only rest on these.
+        self.sent: set[tuple[str, str]] = set()
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.execute(
             f"CREATE VIRTUAL TABLE passages USING fts5(text, locator UNINDEXED, {_TOKENIZER})"
@@ -122,6 +125,7 @@ class PassageIndex:
                 continue
             chosen.append(passage)
             spent += passage.tokens
+        self.sent.update((p.document, p.locator) for p in chosen)
         return sorted(chosen, key=lambda p: p.order)
 
 

@@ -22,7 +22,7 @@ from desktop_app.core.chat.cards import Fit
 from desktop_app.core.chat.remote_session import RemoteSession
 from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents import Document, isolated
-from desktop_app.core.llm.events import Done, Event, PrefillProgress
+from desktop_app.core.llm.events import AnswerDelta, CitationsChecked, Done, Event, PrefillProgress
 from desktop_app.core.llm.remote import RemoteServer
 from desktop_app.errors import DocumentError, FolioError, PasswordRequired
 from desktop_app.settings import Settings
@@ -70,6 +70,7 @@ class SessionHost:
         self._server: RemoteServer | None = None
         #: The open conversation's documents, which answers' citations are checked against.
         self._documents: list[Document] = []
+        self._citation_checker: citations.Checker | None = None
         #: Why the last open failed, for a question asked before another open succeeds.
         self._open_error = ""
         #: Passwords given this run, so reopening a conversation needs no new prompt.
@@ -257,14 +258,39 @@ class SessionHost:
         yield from self._checked(self._ready().continue_last(cancel=cancel))
 
     def _checked(self, events: Iterator[Event]) -> Iterator[object]:
-        """The answer's citations checked against the documents when it ends (here, on the
-        engine thread: the UI thread never searches 300 pages)."""
+        """The answer's citations checked against the documents as each one completes, and
+        all of them when it ends (here, on the engine thread: the UI thread never searches
+        300 pages)."""
+        parts: list[str] = []
+        seen = 0
         for event in events:
             if isinstance(event, Done) and self._documents:
-                checked = citations.check(event.answer, self._documents)
+                checked = self._checker().check(event.answer, self._sent())
                 found = citations.counts(event.answer, checked)
                 event = replace(event, stats=replace(event.stats, citations=found))
             yield event
+            if isinstance(event, AnswerDelta) and self._documents:
+                parts.append(event.text)
+                if "]" in event.text:  # a citation may have just closed
+                    text = "".join(parts)
+                    if (count := len(citations.find_citations(text))) > seen:
+                        seen = count
+                        checked = self._checker().check(text, self._sent())
+                        yield CitationsChecked(citations.counts(text, checked))
+
+    def _sent(self) -> set[tuple[str, str]] | None:
+        """Retrieval mode: the passages the model was given (None: it has the documents)."""
+        index = self.session.index if self.session is not None else None
+        return index.sent if index is not None else None
+
+    def _checker(self) -> citations.Checker:
+        """One per set of documents: their text is normalised once, not once a citation."""
+        if (
+            self._citation_checker is None
+            or self._citation_checker.documents is not self._documents
+        ):
+            self._citation_checker = citations.Checker(self._documents)
+        return self._citation_checker
 
     def api_engine(self):
         """The engine the local API answers with (on the engine thread), None if none (also

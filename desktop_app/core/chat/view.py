@@ -37,6 +37,9 @@ class ConversationView(Protocol):
     def append_answer(self, answer: str, reasoning: str) -> None:
         """Text added to the answer streaming in the open conversation."""
 
+    def mark_citations(self, found: dict) -> None:
+        """The streaming answer's citations checked so far (`stats["citations"]` form)."""
+
     def end_answer(self, stats: dict | None, finish_reason: str) -> None: ...
 
     def answer_stats(self, stats: dict, used_tokens: int) -> None:

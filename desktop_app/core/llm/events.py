@@ -29,6 +29,14 @@ class AnswerDelta:
 
 
 @dataclass(frozen=True)
+class CitationsChecked:
+    """The citations of the answer so far, checked as each one completes while the answer
+    streams (`citations.counts` of the text so far): the view marks them before the end."""
+
+    found: dict
+
+
+@dataclass(frozen=True)
 class GenerationStats:
     ttft_s: float | None
     prompt_tokens: int
