@@ -29,6 +29,7 @@ _CITATION = re.compile(
     rf"\[\s*[Pp]age\s+(?P<qp>{_PAGE}){_QUOTE.format('pq')}"
     rf"|\[\s*§\s*(?P<qs>\d+(?:\.\d+)*){_QUOTE.format('sq')}"
     rf"|\[[Pp]ages?\s+(?P<bp>{_PAGE})(?:\s*[-–]\s*{_PAGE})?\](?!\()"
+    r"|\[\s*§\s*(?P<bs>\d+(?:\.\d+)*)\s*\](?!\()"
     r"|\bpp?\.\s?(?P<pp>\d+|[ivxlcdm]+\b)(?:\s?[-–]\s?(?:\d+|[ivxlcdm]+\b))?"
     r"|§§?\s?(?P<sp>\d+(?:\.\d+)*)(?:\s?[-–]\s?\d+(?:\.\d+)*)?"
 )
@@ -135,7 +136,7 @@ def _citer(checks: Mapping[str, Mapping[str, str]]) -> Callable[[re.Match[str]],
             ref = SourceRef(check.get("target") or page or match.group("qs"), quoted,
                             check.get("document"), False, status, check.get("note"))  # fmt: skip
             return f"[{label}]({ref.url()}){_mark(check)}"
-        target = match.group("bp") or match.group("pp") or match.group("sp")
+        target = match.group("bp") or match.group("bs") or match.group("pp") or match.group("sp")
         label = match.group().replace("[", "\\[").replace("]", "\\]")
         passage = check.get("passage")
         ref = SourceRef(target, passage, check.get("document"), bool(passage), status,

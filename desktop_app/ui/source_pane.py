@@ -334,7 +334,8 @@ class SourcePane(QWidget):
             return ""
         if ref.status == "not_found":
             return f"⚠ The quoted words are not in the document: “{ref.quote}”"
-        prefixes = {"verified": "✓ Quote found on the cited page",
+        cited = "page" if shown.image is not None else "section"
+        prefixes = {"verified": f"✓ Quote found on the cited {cited}",
                     "elsewhere": f"Moved here: {ref.note}"}  # fmt: skip
         prefix = prefixes.get(ref.status or "", "Quote")
         if shown.image is not None and not shown.has_text:

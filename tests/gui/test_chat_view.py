@@ -157,6 +157,7 @@ def test_citation_link_click_emits_locator(view: ChatView, qtbot) -> None:
         ("under § 12.3.", "[§ 12.3](cite:12.3)"),
         # A citation with its quote shows as the locator alone; the quote rides in the link.
         ('rent [Page 2: "1,200 euros"].', r"rent [\[Page 2\]](cite:2?q=1%2C200%20euros)."),
+        ("runs three years [§ 4].", r"runs three years [\[§ 4\]](cite:4)."),
         ("[§ 4.2: “late delivery”]", r"[\[§ 4.2\]](cite:4.2?q=late%20delivery)"),
     ],
 )

@@ -147,15 +147,24 @@ def test_the_pane_width_is_remembered(qtbot, lease: MainWindow) -> None:
 def test_a_section_of_a_docx_shows_its_text_with_the_quote_marked(
     qtbot, make_window, tmp_path: Path
 ) -> None:
-    answer = 'Invoices are due in 30 days [§ 3.1: "payable within 30 days of receipt"].'
+    answer = ('Invoices are due in 30 days [§ 3.1: "payable within 30 days of receipt"]. '
+              "The agreement runs three years [§ 4].")  # fmt: skip
     window = _ask(qtbot, make_window, tmp_path, answer, "msa.docx", make_contract_docx())
+    summary = window.chat.message(1).stats_label.text()
+    assert summary.endswith("2 citations; the sections exist, 1 without a quote to check")
     shown = _click(qtbot, window, _links(window)[0])
     assert shown.image is None
     pane = window.source
     assert pane.title.text() == "msa.docx — § 3.1 Payment terms"
     selections = pane.section.extraSelections()
     assert [s.cursor.selectedText() for s in selections] == ["payable within 30 days of receipt"]
-    assert pane.verdict.text().startswith("✓ Quote found")
+    assert pane.verdict.text() == (
+        "✓ Quote found on the cited section: “payable within 30 days of receipt”"
+    )
+    _click(qtbot, window, _links(window)[1])  # [§ 4], no quote: the best-matching sentence
+    assert pane.title.text() == "msa.docx — § 4. Term"
+    selections = pane.section.extraSelections()
+    assert [s.cursor.selectedText() for s in selections] == ["This Agreement runs for three years."]
 
 
 def test_a_locator_that_is_not_in_the_documents_says_so(qtbot, lease: MainWindow) -> None:

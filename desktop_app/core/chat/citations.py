@@ -144,8 +144,13 @@ def summary(checked: Sequence[Checked]) -> str:
     if moved:
         return f"{moved} of {total} {noun} found on another page or section"
     if len(quoted) < total:
-        return f"{total} {noun}; the pages exist, {total - len(quoted)} without a quote to check"
+        kinds = frozenset(c.citation.kind for c in checked)
+        places = _PLACES.get(kinds, "pages and sections")
+        return f"{total} {noun}; the {places} exist, {total - len(quoted)} without a quote to check"
     return f"{total} {noun}, all found in the document"
+
+
+_PLACES = {frozenset({"page"}): "pages", frozenset({"section"}): "sections"}
 
 
 def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
