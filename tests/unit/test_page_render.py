@@ -184,3 +184,33 @@ def test_the_mapped_normalisation_equals_the_plain_one_and_maps_back(text: str) 
     assert mapped == normalize(text)
     assert len(where) == len(mapped)
     assert where == sorted(where) and all(0 <= i < len(text) for i in where)
+
+
+def test_a_rotated_page_is_drawn_turned_and_the_highlight_turns_with_it(tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PAGES[:1]))))
+    writer.pages[0].rotate(90)
+    out = io.BytesIO()
+    writer.write(out)
+    path = tmp_path / "turned.pdf"
+    path.write_bytes(out.getvalue())
+    upright = _render(_upright(tmp_path), "written notice")
+    turned = _render(path, "written notice")
+    assert (turned.width, turned.height) == (upright.height, upright.width)
+    ((x0, y0, x1, y1),) = turned.highlights
+    assert y1 - y0 > 3 * (x1 - x0)  # the line of text now runs down the page
+    # Under the box: the words' dark pixels (the box is where the text was drawn).
+    dark = sum(
+        turned.pixels[int(y) * turned.stride + int(x) * 4] < 128
+        for y in range(int(y0), int(y1)) for x in range(int(x0), int(x1))
+    )  # fmt: skip
+    assert dark > 0.05 * (y1 - y0) * (x1 - x0)
+
+
+def _upright(tmp_path: Path) -> Path:
+    path = tmp_path / "upright.pdf"
+    path.write_bytes(make_pdf(PAGES[:1]))
+    return path
