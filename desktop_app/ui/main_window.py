@@ -52,7 +52,7 @@ from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
 from desktop_app.ui.qt_dispatch import QtDispatcher
-from desktop_app.ui.source_pane import SourcePane
+from desktop_app.ui.source_pane import SourcePane, make_room
 from desktop_app.ui.source_ref import SourceRef
 from desktop_app.ui.theme import apply_theme
 
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 
 #: The source pane's width the first time it opens (then the user's, remembered).
 SOURCE_WIDTH = 560
-#: The chat keeps room to read when the source pane opens beside it.
-CHAT_MIN_WIDTH = 420
 #: How long the "downloaded" notice stays in the status bar.
 NOTICE_MS = 15_000
 
@@ -313,7 +311,7 @@ class MainWindow(QMainWindow):
             saved = self.store.app_state("source_pane_width")
             width = int(saved) if saved and saved.isdigit() else SOURCE_WIDTH
             self.source.show()
-            self.splitter.setSizes(_with_source(self.splitter.sizes(), width))
+            self.splitter.setSizes(make_room(self.splitter.sizes(), width))
         self.source.show_source(ref, self.controller.document_paths())
 
     def export_answer(self, index: int, path: str | None = None) -> None:
@@ -439,20 +437,3 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self.downloads.shutdown()  # pauses them; the next start shows them paused
         event.accept()
-
-
-def _with_source(sizes: list[int], width: int) -> list[int]:
-    """Splitter sizes (conversations, chat, source, documents) that make room for a source
-    pane `width` wide: from the chat first, then from the two side lists, down to their
-    minimums; the pane gets less only when all are at their minimum."""
-    total = sum(sizes)
-    minimums = (180, CHAT_MIN_WIDTH, 280, 220)
-    side = [max(sizes[0], minimums[0]), max(sizes[3], minimums[3])]
-    room = total - CHAT_MIN_WIDTH - width - sum(side)
-    for i in (0, 1):  # narrow the side lists only as much as needed
-        if room < 0:
-            give = min(-room, side[i] - minimums[(0, 3)[i]])
-            side[i] -= give
-            room += give
-    width = max(min(width, total - CHAT_MIN_WIDTH - sum(side)), minimums[2])
-    return [side[0], total - side[0] - side[1] - width, width, side[1]]

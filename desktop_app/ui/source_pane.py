@@ -50,6 +50,8 @@ HIGHLIGHT = QColor(255, 214, 0, 110)
 HIGHLIGHT_EDGE = QColor(230, 150, 0, 220)
 #: Around the page in the scroll area.
 MARGIN = 12
+#: The chat keeps room to read when the source pane opens beside it.
+CHAT_MIN_WIDTH = 420
 
 
 class PageCanvas(QWidget):
@@ -343,3 +345,20 @@ class SourcePane(QWidget):
         if not found_here:
             return f"{prefix}, but its words could not be located in this page's text layer."
         return f"{prefix}: “{ref.quote}”"
+
+
+def make_room(sizes: list[int], width: int) -> list[int]:
+    """Splitter sizes (conversations, chat, source, documents) that make room for a source
+    pane `width` wide: from the chat first, then from the two side lists, down to their
+    minimums; the pane gets less only when all are at their minimum."""
+    total = sum(sizes)
+    minimums = (180, CHAT_MIN_WIDTH, 280, 220)
+    side = [max(sizes[0], minimums[0]), max(sizes[3], minimums[3])]
+    room = total - CHAT_MIN_WIDTH - width - sum(side)
+    for i in (0, 1):  # narrow the side lists only as much as needed
+        if room < 0:
+            give = min(-room, side[i] - minimums[(0, 3)[i]])
+            side[i] -= give
+            room += give
+    width = max(min(width, total - CHAT_MIN_WIDTH - sum(side)), minimums[2])
+    return [side[0], total - side[0] - side[1] - width, width, side[1]]
