@@ -22,7 +22,7 @@ from desktop_app.core import documents
 from desktop_app.core.documents.model import Document
 from desktop_app.core.documents.places import Place, find_place, quote_span
 from desktop_app.core.documents.render_service import PageRenderer
-from desktop_app.errors import FolioError, PasswordRequired
+from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,6 @@ class Shown:
     span: tuple[int, int] | None
     has_text: bool
     scale: float
-    render_ms: float
-    cached: bool
 
     @property
     def count(self) -> int:
@@ -63,8 +61,8 @@ class Shown:
 
 class SourceLoader(QObject):
     shown = Signal(int, object)  # request number, Shown
-    #: request number, message, the document's path (or ""), True if a password is needed.
-    failed = Signal(int, str, str, bool)
+    #: request number, a message for the user (a missing password included).
+    failed = Signal(int, str)
 
     def __init__(
         self, password: Callable[[str], str | None], parent: QObject | None = None
@@ -102,21 +100,16 @@ class SourceLoader(QObject):
                 self._pending = None
             try:
                 self.shown.emit(number, self._fetch(request))
-            except PasswordRequired as exc:
-                self.failed.emit(number, str(exc), request.path or "", True)
-            except FolioError as exc:
-                self.failed.emit(number, str(exc), request.path or "", False)
+            except FolioError as exc:  # PasswordRequired too: its message says what is needed
+                self.failed.emit(number, str(exc))
             except Exception:  # the pane must never take the app down
                 log.exception("showing a source failed")
-                self.failed.emit(number, "This page could not be shown (see the log).", "", False)
-
-    def _load(self, path: str, password: str | None) -> Document:
-        return documents.load(path, password)
+                self.failed.emit(number, "This page could not be shown (see the log).")
 
     def _fetch(self, request: Request) -> Shown | None:
         if request.locator is not None:
             place = find_place(
-                request.paths, request.locator, request.document, self._load, self._password
+                request.paths, request.locator, request.document, documents.load, self._password
             )
             if place is None:
                 raise FolioError(
@@ -124,13 +117,13 @@ class SourceLoader(QObject):
                 )
         else:
             assert request.path is not None
-            place = Place(request.path, self._load(request.path, self._password(request.path)),
+            place = Place(request.path, documents.load(request.path, self._password(request.path)),
                           request.index)  # fmt: skip
         path = place.path
         if not place.is_pdf:
             span = quote_span(place.unit.text, request.quote)
-            return Shown(path, place.document, place.index, None, (), span, True, 1.0, 0.0, False)
-        page, cached = self.renderer.render(
+            return Shown(path, place.document, place.index, None, (), span, True, 1.0)
+        page, _ = self.renderer.render(
             Path(path), place.index + 1, request.scale, request.quote, self._password(path),
             request.fit_width,
         )  # fmt: skip
@@ -138,5 +131,5 @@ class SourceLoader(QObject):
         image = QImage(page.pixels, page.width, page.height, page.stride, fmt)
         return Shown(
             path, place.document, place.index, image.copy(), page.highlights, None,
-            page.has_text, page.scale, page.render_ms, cached,
+            page.has_text, page.scale,
         )  # fmt: skip

@@ -61,6 +61,7 @@ class PageCanvas(QWidget):
         super().__init__()
         self.image = QImage()
         self.boxes: tuple[tuple[float, float, float, float], ...] = ()
+        self._ratio = 1.0
 
     def show_page(self, image: QImage, boxes: tuple, ratio: float) -> None:
         image.setDevicePixelRatio(ratio)
@@ -73,7 +74,7 @@ class PageCanvas(QWidget):
 
     def box_rects(self) -> list[QRectF]:
         """The highlight boxes in this widget's (logical) coordinates."""
-        r = self._ratio if not self.image.isNull() else 1.0
+        r = self._ratio
         return [QRectF(x0 / r, y0 / r, (x1 - x0) / r, (y1 - y0) / r)
                 for x0, y0, x1, y1 in self.boxes]  # fmt: skip
 
@@ -261,9 +262,10 @@ class SourcePane(QWidget):
     def _on_shown(self, number: int, shown: Shown) -> None:
         if number != self._number:
             return  # the user has moved on
-        first = self.current is None or self._request is None or self._request.locator is not None
+        clicked = self._request is not None and self._request.locator is not None
+        first = self.current is None or clicked
         self.current = shown
-        if self._request is not None and self._request.locator is not None:
+        if clicked:
             self._quote_index = shown.index
             # Paging and zooming from here on address the unit by index.
             self._request = replace(self._request, locator=None, path=shown.path, index=shown.index)
@@ -284,7 +286,7 @@ class SourcePane(QWidget):
         self.verdict.setText(self._verdict(shown))
         self.shown.emit(shown)
 
-    def _on_failed(self, number: int, message: str, path: str, password: bool) -> None:
+    def _on_failed(self, number: int, message: str) -> None:
         if number != self._number:
             return
         self.title.setText(self.ref.document if self.ref and self.ref.document else "Source")

@@ -54,11 +54,7 @@ def extract(
 ) -> Document:
     """`documents.load(path)` in a child process. Raises what `load` raises, `Cancelled`
     when `cancel` is set, and `DocumentError` when a limit is hit or the child dies."""
-    command = (
-        [sys.executable, CHILD_FLAG]
-        if getattr(sys, "frozen", False)
-        else [sys.executable, "-m", "desktop_app.core.documents.isolated"]
-    )
+    command = child_command(CHILD_FLAG, __name__)
     env = dict(os.environ, FOLIO_EXTRACT_MEMORY=str(memory_limit_bytes))
     # Windows has no nice(): the child starts below normal priority instead.
     flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
@@ -79,10 +75,10 @@ def extract(
             elif "document" in message:
                 return _document(message["document"])
             elif "error" in message:
-                _raise(message)
+                raise_error(message)
     finally:
         watchdog.stop()
-        _stop(child)
+        stop(child)
     if watchdog.cancelled:
         raise Cancelled
     name = path.name
@@ -113,7 +109,7 @@ class _Watchdog:
                 self.timed_out = True
             else:
                 continue
-            _stop(self._child)
+            stop(self._child)
             return
 
     def stop(self) -> None:
@@ -121,7 +117,25 @@ class _Watchdog:
         self._thread.join()
 
 
-def _stop(child: subprocess.Popen) -> None:
+def child_command(flag: str, module: str) -> list[str]:
+    """How to start a child that runs `module`'s `child_main`: the bundled app has no
+    `python -m`, so it goes through app.py's `flag` instead."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, flag]
+    return [sys.executable, "-m", module]
+
+
+def limit_memory(variable: str) -> None:
+    """In a child: cap its address space at the bytes the parent put in `variable` (POSIX),
+    so a runaway parse ends with MemoryError instead of swapping the machine."""
+    limit = int(os.environ.get(variable, "0"))
+    if limit and sys.platform != "win32":
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def stop(child: subprocess.Popen) -> None:
     """terminate → grace → kill; nothing if it has already exited."""
     if child.poll() is not None:
         return
@@ -140,7 +154,8 @@ def _document(data: dict) -> Document:
     )  # fmt: skip
 
 
-def _raise(message: dict) -> None:
+def raise_error(message: dict) -> None:
+    """A child's `{"error": …}` answer as the exception `load` would have raised."""
     if message.get("password"):
         raise PasswordRequired(message["error"], wrong_password=message["wrong_password"])
     raise DocumentError(message["error"])
@@ -151,12 +166,8 @@ def _raise(message: dict) -> None:
 
 def child_main() -> int:
     """Read one request from stdin, extract, answer on stdout (see the module docstring)."""
-    limit = int(os.environ.get("FOLIO_EXTRACT_MEMORY", "0"))
+    limit_memory("FOLIO_EXTRACT_MEMORY")
     if sys.platform != "win32":
-        import resource
-
-        if limit:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         # Below the answer in priority: on a 2-core laptop a parse at equal priority cut a
         # streaming answer to a third of its speed; reading can wait for idle cycles.
         os.nice(CHILD_NICENESS)

@@ -42,8 +42,6 @@ class RenderedPage:
     #: The scale used (pixels per PDF point), after the MAX_PIXELS cap.
     scale: float
     page_count: int
-    #: The label printed on the page when the file defines one, else "".
-    label: str
     #: Boxes (left, top, right, bottom) in bitmap pixels around the quote's characters.
     highlights: tuple[Box, ...]
     #: False for a page with no text layer (a scan): nothing can be highlighted.
@@ -95,7 +93,7 @@ def render(
     finally:
         page.close()
     return RenderedPage(
-        pixels, width, height, stride, scale, count, _label(doc, index), boxes, chars > 0,
+        pixels, width, height, stride, scale, count, boxes, chars > 0,
         (time.perf_counter() - start) * 1000,
     )  # fmt: skip
 
@@ -133,10 +131,3 @@ def _to_device(page: pdfium.PdfPage, width: int, height: int, x: float, y: float
     dx, dy = ctypes.c_int(), ctypes.c_int()
     pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, dx, dy)
     return float(dx.value), float(dy.value)
-
-
-def _label(doc: pdfium.PdfDocument, index: int) -> str:
-    try:
-        return doc.get_page_label(index) or ""
-    except (pdfium.PdfiumError, AttributeError):
-        return ""

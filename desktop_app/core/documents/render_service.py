@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from desktop_app.core.documents.isolated import GRACE_S
+from desktop_app.core.documents import isolated
 from desktop_app.errors import DocumentError, PasswordRequired
 
 if TYPE_CHECKING:  # the app itself never imports PDFium
@@ -110,42 +110,31 @@ class PageRenderer:
                 raise DocumentError(f"Showing a page of {name} took too long; it was stopped.")
             raise DocumentError(f"Showing a page of {name} failed: the renderer stopped.")
         if "error" in header:
-            if header.get("password"):
-                raise PasswordRequired(header["error"], wrong_password=header["wrong_password"])
-            raise DocumentError(header["error"])
+            isolated.raise_error(header)
         from desktop_app.core.documents.page_render import RenderedPage
 
         header["highlights"] = tuple(tuple(b) for b in header["highlights"])
         return RenderedPage(pixels=pixels, **header)
 
     def _start(self) -> subprocess.Popen:
-        command = (
-            [sys.executable, CHILD_FLAG]
-            if getattr(sys, "frozen", False)
-            else [sys.executable, "-m", "desktop_app.core.documents.render_service"]
-        )
         env = dict(os.environ, FOLIO_RENDER_MEMORY=str(MEMORY_LIMIT_BYTES))
         self._child = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env,
+            isolated.child_command(CHILD_FLAG, __name__), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         return self._child
 
     def _stop(self) -> None:
+        """End of input first (the child's loop ends and it exits), then terminate → kill."""
         child, self._child = self._child, None
         if child is None or child.poll() is not None:
             return
         assert child.stdin is not None
         try:
-            child.stdin.close()  # the child's loop ends at end of input
-            child.wait(GRACE_S)
+            child.stdin.close()
+            child.wait(isolated.GRACE_S)
         except (OSError, subprocess.TimeoutExpired):
-            child.terminate()
-            try:
-                child.wait(GRACE_S)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            isolated.stop(child)
 
 
 def _read_exactly(stream: IO[bytes], count: int) -> bytes | None:
@@ -158,11 +147,7 @@ def _read_exactly(stream: IO[bytes], count: int) -> bytes | None:
 
 def child_main() -> int:
     """Answer render requests from stdin until it closes (see the module docstring)."""
-    limit = int(os.environ.get("FOLIO_RENDER_MEMORY", "0"))
-    if sys.platform != "win32" and limit:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    isolated.limit_memory("FOLIO_RENDER_MEMORY")
     from desktop_app.core.documents import page_render
 
     opened: OrderedDict[tuple[str, str | None, int], object] = OrderedDict()
