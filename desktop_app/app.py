@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from desktop_app import __version__, paths
 from desktop_app.cli import add_subcommands
 from desktop_app.core.hardware.backends import PROBE_FLAG
-from desktop_app.errors import FolioError
+from desktop_app.errors import FolioError, printable
 
 log = logging.getLogger("desktop_app")
 #: = core.documents.isolated.CHILD_FLAG, spelled out: importing that package here would load
@@ -37,12 +37,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file. A record it cannot write leaves one line saying so, where the stdlib
+    would print "--- Logging error ---" and a traceback on the user's terminal: pypdf logs
+    from the bottom of a 100,000-level PDF dictionary, where the stack has no room left to
+    format anything, and one such file printed 9,046 of those lines."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        try:
+            self.stream.write(
+                f"(a {record.levelname} record from {record.name} at {record.pathname}:"
+                f"{record.lineno} could not be written: {type(error).__name__})\n"
+            )
+            self.flush()
+        except Exception:
+            pass  # no stack or no disk left: this record is lost, nothing else
+
+
+class _Console(logging.StreamHandler):
+    """stderr. A record it cannot write is dropped without a word: the terminal is for
+    Folio's messages, and the log file has the record (or a line saying it could not)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return None
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Each message on one line with control characters escaped (`printable`): messages
+    quote file names, and a name can hold ESC sequences or a newline."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+
 def setup_logging(verbose: bool) -> None:
     """Everything to a rotating log file; only Folio's own warnings to stderr."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     try:
-        file_handler = logging.handlers.RotatingFileHandler(
+        file_handler = _LogFile(
             paths.log_dir() / "folio.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
     except OSError:
@@ -52,9 +86,9 @@ def setup_logging(verbose: bool) -> None:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         root.addHandler(file_handler)
-    console = logging.StreamHandler(sys.stderr)
+    console = _Console(sys.stderr)
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("folio: %(message)s"))
+    console.setFormatter(_OneLineFormatter("folio: %(message)s"))
     console.addFilter(
         lambda r: (
             not getattr(r, "file_only", False) and (verbose or r.name.startswith("desktop_app"))
@@ -119,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.files, args.model, args.smoke_test)
         return int(args.handler(args) or 0)
     except FolioError as exc:
-        print(f"folio: {exc}", file=sys.stderr)
+        print(f"folio: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

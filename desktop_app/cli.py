@@ -18,7 +18,7 @@ from desktop_app.cli_models import add_models_command
 from desktop_app.cli_serve import add_serve_command
 from desktop_app.cli_summarize import add_summarize_command
 from desktop_app.cli_system import add_system_command
-from desktop_app.errors import FolioError
+from desktop_app.errors import FolioError, printable
 
 if TYPE_CHECKING:
     from desktop_app.core.documents import Document
@@ -184,7 +184,7 @@ def load_document(path: str, password: str | None, settings: Settings) -> Docume
                 raise FolioError(f"{exc} Pass it with --password.") from None
             if exc.wrong_password:
                 print(f"folio: {exc}", file=sys.stderr)
-            password = getpass.getpass(f"Password for {Path(path).name}: ")
+            password = getpass.getpass(f"Password for {printable(Path(path).name)}: ")
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -3,8 +3,11 @@
 The CLI drives `ChatController` exactly as the window does: documents are read on the
 reader queue (in a child process), the session opens and answers stream on the engine
 queue, and every answer is saved in Folio's history, so a chat begun in the terminal can
-be continued in the app. The main thread pumps the controller's events; Ctrl+C is Stop
-(the engine aborts the decode in flight), never a half-finished llama.cpp call.
+be continued in the app. The main thread pumps the controller's events. Ctrl+C while an
+answer streams is Stop (the engine aborts the decode in flight, the partial answer is kept),
+never a half-finished llama.cpp call; `folio ask` then ends, with any questions left unasked.
+Ctrl+C while files are read or the model loads ends the run at once (`close` kills the
+reader's child and cancels the session's opening).
 
 Answers go to stdout as they stream; everything else (status, notices, stats) to stderr,
 so `folio ask ... > answer.txt` captures only the answer.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -32,7 +36,7 @@ from desktop_app.core.chat.view import ShownMessage
 from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.models.locator import DEMO_MODEL_LABEL, model_to_load
-from desktop_app.errors import FolioError
+from desktop_app.errors import FolioError, printable
 from desktop_app.settings import Settings
 
 #: Prompts shorter than this are read too fast for a progress line to help.
@@ -113,7 +117,7 @@ class TerminalView:
         for warning in card.warnings:
             if (card.key, warning) not in self._warned:
                 self._warned.add((card.key, warning))
-                print(f"folio: {card.name}: {warning}", file=sys.stderr)
+                print(f"folio: {printable(card.name)}: {printable(warning)}", file=sys.stderr)
 
     def session_opened(self, opened: Opened) -> None:
         self.model = opened.model
@@ -138,7 +142,7 @@ class TerminalView:
             self.errors.append(f"{message} Pass it with --password.")
             return None
         print(f"folio: {message}", file=sys.stderr)
-        return getpass.getpass(f"Password for {Path(path).name}: ")
+        return getpass.getpass(f"Password for {printable(Path(path).name)}: ")
 
 
 def remote_options(args: argparse.Namespace, settings: Settings) -> Settings:
@@ -168,7 +172,11 @@ class TerminalChat:
         self.view.max_answer_tokens = settings.max_answer_tokens
         self._dispatcher = QueueDispatcher()
         self.controller = ChatController(
-            Store(), SessionHost(model_path, settings), self.view, self._dispatcher
+            Store(),
+            SessionHost(model_path, settings),
+            self.view,
+            self._dispatcher,
+            refuse_unreadable=True,
         )
         if args.thinking is not None:
             self.controller.thinking = args.thinking
@@ -183,9 +191,10 @@ class TerminalChat:
             raise
 
     def ask(self, question: str) -> None:
-        """Stream the answer to `question`; Ctrl+C stops it (the partial answer is kept)."""
+        """Stream the answer to `question`. Ctrl+C stops it (the partial answer is kept and
+        its "[stopped]" printed), then raises KeyboardInterrupt for the caller."""
         self.controller.send(question)
-        self._wait(lambda: self.controller.answering)
+        self._wait(lambda: self.controller.answering, on_interrupt=self.controller.stop)
         self.raise_errors()
 
     def new_conversation(self) -> None:
@@ -223,12 +232,35 @@ class TerminalChat:
     def close(self) -> None:
         self.controller.shutdown()
 
-    def _wait(self, busy: Callable[[], bool]) -> None:
-        while busy():
-            try:
+    def _wait(
+        self, busy: Callable[[], bool], on_interrupt: Callable[[], None] | None = None
+    ) -> None:
+        """Pump the controller's events while `busy`. Ctrl+C raises KeyboardInterrupt: at
+        once, or with `on_interrupt` (Stop) once what it stopped has ended (a second Ctrl+C
+        does not wait).
+
+        Ctrl+C only counts here, between events: raised inside an event's handler it could
+        land mid-write (a history transaction left open, every later write refused)."""
+        pressed = 0
+
+        def count(signum: int, frame: object) -> None:
+            nonlocal pressed
+            pressed += 1
+
+        previous = signal.signal(signal.SIGINT, count)
+        try:
+            stopping = False
+            while busy():
+                if pressed and (on_interrupt is None or pressed > 1):
+                    raise KeyboardInterrupt
+                if pressed and not stopping:
+                    stopping = True
+                    on_interrupt()
                 self._dispatcher.pump(0.1)
-            except KeyboardInterrupt:
-                self.controller.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if pressed:
+            raise KeyboardInterrupt
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -280,6 +312,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print("folio> ", end="", flush=True)
             try:
                 chat.ask(line)
+            except KeyboardInterrupt:  # the answer was stopped: back to the prompt
+                continue
             except FolioError as exc:  # e.g. the context is full: say so, keep the chat
                 print(f"\nfolio: {exc}", file=sys.stderr)
     finally:

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from desktop_app.errors import FolioError
+from desktop_app.errors import FolioError, printable
 
 SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown", ".csv", ".html", ".htm"})
 MANIFEST = ".folio-summaries.json"
@@ -76,7 +76,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         for i, path in enumerate(files, 1):
             if cancel.is_set():
                 break
-            label = f"[{i}/{len(files)}] {path.name}"
+            label = f"[{i}/{len(files)}] {printable(path.name)}"
             key = {"prompt": prompt, "model": model_path.name}
             target = out / f"{path.stem}.md" if out else None
             sha = _sha256(path)

@@ -426,7 +426,7 @@ def test_entity_expansion_is_not_performed():
     )
     data = replace_parts(CONTRACT, {"word/document.xml": document.encode()})
     started = time.perf_counter()
-    with pytest.raises(DocumentError, match=DAMAGED):
+    with pytest.raises(DocumentError, match=r'it contains an XML entity expansion \(a "billion'):
         extract(data, name="laughs.docx")
     assert time.perf_counter() - started < 1
 

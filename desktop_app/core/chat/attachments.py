@@ -107,12 +107,13 @@ class Attachments:
             *(loading_card(key, path) for c, key, path in self._loading.values() if c == cid),
         ]
 
-    def ask_password(self, cid: int | None, path: str, message: str) -> None:
-        """An encrypted file of `cid`: ask, then read it again with the answer (declined:
-        it stays out of the model's view, and its card says so)."""
+    def ask_password(self, cid: int | None, path: str, message: str) -> bool:
+        """An encrypted file of `cid`: ask, then read it again with the answer. False when
+        the user declined: it stays out of the model's view, and the caller's card says so."""
         password = self._view.ask_password(path, message)
         if password is not None:
             self.read(cid, [path], password)
+        return password is not None
 
     def _on_reader(self, event: RequestEvent) -> None:
         rid = event.request_id
@@ -131,10 +132,7 @@ class Attachments:
             self._view.clear_progress()
         value = event.value if isinstance(event, Finished) else None
         if isinstance(event, Failed):
-            error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
-                                 error=event.message)  # fmt: skip
-            self._unreadable[key] = (cid, error)
-            self._view.update_card(error)
+            self._refuse(cid, key, path, event.message)
         else:
             self._view.remove_card(key)
         attached = isinstance(value, Document) and cid is not None
@@ -143,7 +141,18 @@ class Attachments:
                                         title=value.path.name, type=value.type,
                                         pages=value.pages, tokens=None,
                                         warnings=value.warnings)  # fmt: skip
-        elif value is not None:  # NeedsPassword
-            self.ask_password(cid, value.path, value.message)
+        elif value is not None and not self.ask_password(cid, value.path, value.message):
+            self._refuse(cid, key, path, value.message)  # encrypted, and no password given
         if not self.reading(cid):
             self._settled(cid, attached)
+
+    def refused(self, cid: int | None) -> bool:
+        """Whether a file dropped on conversation `cid` could not be read."""
+        return any(c == cid for c, _ in self._unreadable.values())
+
+    def _refuse(self, cid: int | None, key: str, path: str, message: str) -> None:
+        """The file stays out of the model's view; its card says why until removed."""
+        error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
+                             error=message)  # fmt: skip
+        self._unreadable[key] = (cid, error)
+        self._view.update_card(error)

@@ -83,7 +83,12 @@ class ChatController:
         *,
         engine: EngineQueue | None = None,
         reader: EngineQueue | None = None,
+        refuse_unreadable: bool = False,
     ) -> None:
+        """`refuse_unreadable` (the terminal): a conversation with a file that could not be
+        read never opens its session, so the run ends with the refusal instead of loading a
+        model of gigabytes for an answer nobody will get. The window opens the session with
+        what could be read, and the unreadable file's card says why it was left out."""
         self.store = store
         self.host = host
         self.view = view
@@ -93,6 +98,7 @@ class ChatController:
         self.thinking = host.settings.thinking
         self._answers: dict[int, _Answer] = {}
         self._prepare_when_done = False
+        self._refuse_unreadable = refuse_unreadable
         self._open_request: int | None = None
         self._warm_request: int | None = None
         self.documents = Attachments(
@@ -344,6 +350,9 @@ class ChatController:
     def _documents_settled(self, cid: int | None, attached: bool) -> None:
         """The last read of `cid` ended: its session opens with what was attached (or, if
         it waited for the reads, without what could not be read)."""
+        if self._refuse_unreadable and self.documents.refused(cid):
+            self._prepare_when_done = False
+            return
         if cid == self.conversation_id and (attached or self._prepare_when_done):
             self._prepare()
 

@@ -1,8 +1,10 @@
 """Turning user files into the text the model sees: `load(path) -> Document`.
 
 Every failure a file can cause (missing, too big, not a document, damaged,
-encrypted) is a `DocumentError` with a message for the user; loaders never
-let another exception escape (fuzz tests hold them to it).
+encrypted, hostile) is a `DocumentError` with a message for the user; loaders never
+let another exception escape (fuzz tests hold them to it). Messages name the file
+through `printable`: a name with ESC or a newline in it is shown, never obeyed,
+wherever the message goes (terminal, window, API answer, log).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from desktop_app.core.documents import cache, docx, pdf, text
 from desktop_app.core.documents.model import Document, Extracted, Unit, page_ranges
 from desktop_app.core.documents.sniff import detect_type
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 __all__ = [
     "MAX_FILE_BYTES", "Document", "PasswordRequired", "Unit", "load", "page_ranges", "read_file",
@@ -40,35 +42,35 @@ def _kind(mode: int) -> str:
 
 def read_file(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, or a `DocumentError` that says why they cannot be read."""
+    shown, name = printable(str(path)), printable(path.name)
     try:
         mode = path.stat().st_mode  # follows symlinks: a link to /dev/zero is /dev/zero
         if stat.S_ISDIR(mode):
-            raise DocumentError(f"{path} is a folder, not a document.")
+            raise DocumentError(f"{shown} is a folder, not a document.")
         if not stat.S_ISREG(mode):
             # A device, FIFO or socket has no size and may never end (/dev/zero grew a
             # read to 24 GB; a FIFO blocked forever): refused before a byte is read.
-            raise DocumentError(f"{path.name} is not a regular file ({_kind(mode)}).")
+            raise DocumentError(f"{name} is not a regular file ({_kind(mode)}).")
         size = path.stat().st_size
         if size > max_bytes:
             raise DocumentError(
-                f"{path.name} is {size / 1024**2:,.0f} MB; the limit is "
+                f"{name} is {size / 1024**2:,.0f} MB; the limit is "
                 f"{max_bytes / 1024**2:,.0f} MB (Settings → Documents)."
             )
         with path.open("rb") as handle:  # a file growing while read stops at the limit
             data = handle.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise DocumentError(
-                f"{path.name} grew past the limit of {max_bytes / 1024**2:,.0f} MB while "
-                "being read."
+                f"{name} grew past the limit of {max_bytes / 1024**2:,.0f} MB while being read."
             )
     except FileNotFoundError:
-        raise DocumentError(f"File not found: {path}") from None
+        raise DocumentError(f"File not found: {shown}") from None
     except PermissionError:
-        raise DocumentError(f"No permission to read {path}") from None
+        raise DocumentError(f"No permission to read {shown}") from None
     except OSError as exc:
-        raise DocumentError(f"Cannot read {path}: {exc.strerror or exc}") from None
+        raise DocumentError(f"Cannot read {shown}: {exc.strerror or exc}") from None
     if not data.strip():
-        raise DocumentError(f"{path.name} is empty.")
+        raise DocumentError(f"{name} is empty.")
     return data
 
 
@@ -103,11 +105,12 @@ def load(
         from desktop_app.core.documents import isolated as child
 
         return child.extract(p, password, max_bytes, progress=progress, cancel=cancel)
-    kind = detect_type(data, p.name)
-    extracted: Extracted = _extract(data, kind, p.name, password, progress)
+    name = printable(p.name)  # messages quote it; sniff reads only its suffix
+    kind = detect_type(data, name)
+    extracted: Extracted = _extract(data, kind, name, password, progress)
     if not any(u.text.strip() for u in extracted.units):
         reason = "; ".join(extracted.warnings) or "no text was found in it"
-        raise DocumentError(f"{p.name} has no text Folio can read: {reason}")
+        raise DocumentError(f"{name} has no text Folio can read: {reason}")
     doc = Document(
         path=p,
         sha256=sha256,

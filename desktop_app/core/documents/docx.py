@@ -48,7 +48,8 @@ COMMENTS_LABEL = "Comments"
 def extract(data: bytes, *, name: str) -> Extracted:
     """The sections, notes and comments of the .docx in `data`; `name` is for messages.
 
-    Raises `DocumentError` for a ZIP bomb or a file that is not a readable
+    Raises `DocumentError` for a ZIP bomb, a part with a DTD (entity expansion, external
+    entity, external DTD: each named in the message) or a file that is not a readable
     Word document.
     """
     try:

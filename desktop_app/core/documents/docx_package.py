@@ -5,8 +5,9 @@ headers, footnotes and comments are parts that point to one another through
 relationship files. Only the parts the text needs are read (through
 `GuardedZip`, so images are never inflated), and every one is parsed by an
 lxml parser that resolves no entities, loads no DTD, reaches no network and
-keeps libxml2's depth and size limits; a part with a DTD is refused outright,
-because Word never writes one and entity tricks are all a DTD could bring.
+keeps libxml2's depth and size limits. A part with a DTD refuses the whole file,
+with a message that names the attack (an entity expansion, an external entity,
+an external DTD): Word never writes a DTD, and entity tricks are all one could bring.
 
 Files saved as "Strict Open XML" use other namespace names for the same
 vocabulary; they are renamed to the transitional ones before parsing, so the
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from desktop_app.core.documents.zipguard import GuardedZip
+from desktop_app.errors import DocumentError, printable
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -37,6 +39,22 @@ _STRICT_NAMES = (
 
 DEFAULT_MAIN_PART = "word/document.xml"
 
+_PARSER_OPTIONS = {
+    "resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+    "remove_comments": True, "remove_pis": True,
+}  # fmt: skip
+#: Longest URL quoted from a DTD in a message.
+MAX_QUOTED_URL = 100
+
+
+class RefusedXml(ValueError):
+    """A part with a DTD; `what` says what it would have brought ("contains an XML entity
+    expansion (…)"), to follow "it" in a message."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
 
 @dataclass(frozen=True)
 class Relationship:
@@ -49,21 +67,46 @@ class Relationship:
 
 
 def parse_xml(data: bytes) -> etree._Element:
-    """The root of an XML part; raises `ValueError` for anything Word would not write."""
+    """The root of an XML part. Raises `RefusedXml` for a part with a DTD, and lxml's
+    `XMLSyntaxError` (a `ValueError`) for one that is not well-formed."""
     for strict, transitional in _STRICT_NAMES:
         data = data.replace(strict, transitional)
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    root = etree.fromstring(data, parser)
-    if root.getroottree().docinfo.doctype:
-        raise ValueError("XML part declares a DTD")
+    try:
+        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+    except etree.XMLSyntaxError:
+        # libxml2 stops a "billion laughs" at its amplification limit, even without
+        # substituting entities: read the DTD again with a parser that goes on after errors.
+        recovered = etree.fromstring(data, etree.XMLParser(recover=True, **_PARSER_OPTIONS))
+        what = None if recovered is None else _dtd_threat(recovered.getroottree().docinfo)
+        if what is not None:
+            raise RefusedXml(what) from None
+        raise
+    what = _dtd_threat(root.getroottree().docinfo)
+    if what is not None:
+        raise RefusedXml(what)
     return root
+
+
+def _dtd_threat(docinfo: etree.DocInfo) -> str | None:
+    """What the part's DTD would bring, in words; None when it has no DTD."""
+    if not docinfo.doctype:
+        return None
+    dtd = docinfo.internalDTD
+    entities = list(dtd.iterentities()) if dtd is not None else []
+    external = next((e.system_url for e in entities if e.system_url), None)
+    if external:
+        return f"contains an XML external entity (XXE) pointing to {_quoted(external)}"
+    if docinfo.system_url:
+        return f"refers to an external DTD at {_quoted(docinfo.system_url)}"
+    if entities:
+        return 'contains an XML entity expansion (a "billion laughs" attack)'
+    return "declares a DTD, which Word never writes"
+
+
+def _quoted(url: str) -> str:
+    if len(url) > MAX_QUOTED_URL:
+        url = url[:MAX_QUOTED_URL] + "…"
+    return printable(url)
 
 
 def first_child(element: etree._Element, tag: str) -> etree._Element | None:
@@ -82,9 +125,15 @@ class Package:
         self._zip = zip_file
 
     def xml(self, part: str) -> etree._Element | None:
-        """The parsed part, or None when the package does not have it."""
+        """The parsed part, or None when the package does not have it. A part with a DTD
+        is a `DocumentError` (the file is refused), never just a damaged part."""
         data = self._zip.read(part)
-        return None if data is None else parse_xml(data)
+        if data is None:
+            return None
+        try:
+            return parse_xml(data)
+        except RefusedXml as exc:
+            raise DocumentError(f"{self._zip.name} was not opened: it {exc.what}.") from None
 
     def relationships(self, part: str) -> list[Relationship]:
         """The internal relationships of `part` ("" for the package itself)."""

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop_app.core.documents.model import Document, Unit
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
 CHILD_FLAG = "--folio-extract"
@@ -81,7 +81,7 @@ def extract(
         stop(child)
     if watchdog.cancelled:
         raise Cancelled
-    name = path.name
+    name = printable(path.name)
     if watchdog.timed_out:
         raise DocumentError(f"Reading {name} took longer than {time_limit_s / 60:.0f} minutes.")
     if child.returncode is not None and child.returncode < 0:
@@ -191,7 +191,8 @@ def child_main() -> int:
         send({"error": str(exc)})
         return 0
     except MemoryError:
-        send({"error": f"Reading {Path(request['path']).name} needed too much memory."})
+        name = printable(Path(request["path"]).name)
+        send({"error": f"Reading {name} needed too much memory."})
         return 0
     send({"document": {
         "path": str(doc.path), "sha256": doc.sha256, "title": doc.title, "type": doc.type,

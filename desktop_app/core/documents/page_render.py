@@ -23,7 +23,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from desktop_app.core.documents.places import quote_span
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 #: No bitmap beyond this many pixels (a page at 8x zoom on a 4K screen is well below);
 #: a hostile page size would otherwise ask for gigabytes.
@@ -50,17 +50,18 @@ class RenderedPage:
 
 
 def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
+    name = printable(path.name)
     try:
         return pdfium.PdfDocument(str(path), password=password or None)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise PasswordRequired(
-                f"{path.name} is encrypted: its password is needed to show it.",
+                f"{name} is encrypted: its password is needed to show it.",
                 wrong_password=bool(password),
             ) from None
-        raise DocumentError(f"{path.name} cannot be shown: {exc}") from None
+        raise DocumentError(f"{name} cannot be shown: {exc}") from None
     except OSError as exc:
-        raise DocumentError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+        raise DocumentError(f"{name} cannot be read: {exc.strerror or exc}") from None
 
 
 def render(

@@ -16,6 +16,12 @@ all kinds of exceptions on them. A file that cannot be opened at all is a
 recovered; a page that cannot be read costs only that page, and a warning
 says which. No other exception leaves `extract`, except one raised by the
 caller's own `progress` callback (which is how a caller can cancel).
+
+Two kinds of hostile file are named for what they are. A file nested deeper than
+Python's stack is damaged, even where pypdf went on with what it had parsed (it
+reports that only through its log: see pypdf_log.py). A page whose content
+inflates past pypdf's decompression limit is a compression bomb; that page is
+not read.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pypdf import PageObject, PasswordType, PdfReader
-from pypdf.errors import DependencyError
+from pypdf.errors import DependencyError, LimitReachedError
 from pypdf.generic import ArrayObject, StreamObject
 
+from desktop_app.core.documents import pypdf_log
 from desktop_app.core.documents.model import Extracted, Unit, page_ranges
 from desktop_app.errors import DocumentError, PasswordRequired
 
@@ -54,6 +61,8 @@ _CLEAN = _CONTROLS | _LIGATURES
 _BLANK_RUN = re.compile(r"\n{3,}")
 _OBJECT_HEADER = re.compile(rb"(\d{1,10})\s+\d{1,5}\s+obj\b")
 
+pypdf_log.install()
+
 
 def extract(
     data: bytes,
@@ -68,6 +77,16 @@ def extract(
     empty password) does not open, `DocumentError` for a file that is not a
     readable PDF.
     """
+    with pypdf_log.collecting(name) as reports:
+        extracted = _read(data, name, password, progress)
+    if reports.too_deep:
+        raise _damaged(name)
+    return extracted
+
+
+def _read(
+    data: bytes, name: str, password: str | None, progress: Callable[[int, int], None] | None
+) -> Extracted:
     reader, recovered = _open(data, name)
     encrypted = reader.is_encrypted
     if encrypted:
@@ -106,6 +125,7 @@ class _Problems:
     damaged: list[int] = field(default_factory=list)
     too_long: list[int] = field(default_factory=list)
     too_complex: list[int] = field(default_factory=list)
+    bombs: list[int] = field(default_factory=list)
 
     def warnings(self) -> tuple[str, ...]:
         out = []
@@ -140,6 +160,12 @@ class _Problems:
                 f"{MAX_CONTENT_BYTES // 1024**2} MB of drawing instructions is too much to "
                 "search for text."
             )
+        if self.bombs:
+            were = "were" if len(self.bombs) > 1 else "was"
+            out.append(
+                f"{_pages(self.bombs)} {were} not read: a compression bomb (content that "
+                "unpacks to more than the PDF reader allows)."
+            )
         return tuple(out)
 
 
@@ -158,6 +184,10 @@ def _page_text(reader: PdfReader, index: int, problems: _Problems, name: str) ->
         text = _clean(page.extract_text())
     except DependencyError:  # AES-128 opens without `cryptography`, but its pages do not
         raise _missing_crypto(name) from None
+    except LimitReachedError as exc:
+        # pypdf's messages for its decompression limits: "Limit reached while decompressing".
+        (problems.bombs if "decompress" in str(exc) else problems.damaged).append(number)
+        return ""
     except Exception:  # pypdf raises anything on a broken page: lose only this page.
         problems.damaged.append(number)
         return ""

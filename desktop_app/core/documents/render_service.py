@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from desktop_app.core.documents import isolated
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 if TYPE_CHECKING:  # the app itself never imports PDFium
     from desktop_app.core.documents.page_render import RenderedPage
@@ -62,7 +62,9 @@ class PageRenderer:
         try:
             stat = path.stat()
         except OSError as exc:
-            raise DocumentError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+            raise DocumentError(
+                f"{printable(path.name)} cannot be read: {exc.strerror or exc}"
+            ) from None
         key = (str(path), stat.st_mtime_ns, stat.st_size, page, round(scale, 3), fit_width, quote)
         with self._lock:
             if (hit := self._cache.get(key)) is not None:
@@ -70,7 +72,7 @@ class PageRenderer:
                 return hit, True
             request = {"path": str(path), "password": password, "page": page - 1,
                        "scale": scale, "quote": quote, "fit_width": fit_width}  # fmt: skip
-            rendered = self._ask(request, path.name)
+            rendered = self._ask(request, printable(path.name))
             self._remember(key, rendered)
             return rendered, False
 
@@ -170,7 +172,8 @@ def child_main() -> int:
             header = {"error": str(exc), "password": True, "wrong_password": exc.wrong_password}
             out.write((json.dumps(header) + "\n").encode())
         except (DocumentError, OSError, MemoryError) as exc:
-            message = str(exc) if isinstance(exc, DocumentError) else f"{path.name}: {exc}"
+            name = printable(path.name)
+            message = str(exc) if isinstance(exc, DocumentError) else f"{name}: {exc}"
             out.write((json.dumps({"error": message}) + "\n").encode())
         else:
             fields = asdict(page)

@@ -51,7 +51,8 @@ class GuardedZip:
 
     def __init__(self, data: bytes, name: str) -> None:
         self._data = data
-        self._name = name
+        #: The document's name as messages show it.
+        self.name = name
         # Every central directory entry starts with this signature, so the count
         # bounds the number of members before zipfile builds an object for each.
         self._check_members(data.count(_CENTRAL_SIGNATURE))
@@ -124,7 +125,7 @@ class GuardedZip:
             self._refuse(f"{count:,} files inside; documents have at most {MAX_MEMBERS:,}")
 
     def _refuse(self, why: str) -> None:
-        raise DocumentError(f"{self._name} looks like a ZIP bomb ({why}); Folio will not open it.")
+        raise DocumentError(f"{self.name} looks like a ZIP bomb ({why}); Folio will not open it.")
 
 
 def _inflate_capped(raw: memoryview, limit: int) -> bytes:
