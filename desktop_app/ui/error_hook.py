@@ -14,9 +14,10 @@ import threading
 from types import TracebackType
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from desktop_app import paths
+from desktop_app.ui.message_box import Icon, show_message
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def message_for(exc: BaseException) -> str:
 
 def install(app: QApplication) -> None:
     relay = _Relay(app)  # lives on the UI thread: emitting from another thread queues
-    relay.show.connect(lambda text: QMessageBox.critical(None, "Folio", text))
+    relay.show.connect(lambda text: show_message(None, text, Icon.Critical))
 
     def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None):
         if issubclass(exc_type, KeyboardInterrupt):

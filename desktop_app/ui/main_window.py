@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QSplitter,
     QVBoxLayout,
@@ -51,6 +50,7 @@ from desktop_app.ui.dialogs.models_page import format_progress
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
+from desktop_app.ui.message_box import confirm, show_message
 from desktop_app.ui.qt_dispatch import QtDispatcher
 from desktop_app.ui.source_pane import SourcePane, make_room
 from desktop_app.ui.source_ref import SourceRef
@@ -202,10 +202,7 @@ class MainWindow(QMainWindow):
         row = self.store.conversation(self.conversation_id or 0)
         if row is None:
             return
-        answer = QMessageBox.question(
-            self, "Delete chat", f"Delete “{row.title}” and its messages?"
-        )
-        if answer == QMessageBox.StandardButton.Yes:
+        if confirm(self, "Delete chat", f"Delete “{row.title}” and its messages?"):
             self.controller.delete_conversation(row.id)
 
     def edit_last(self) -> None:
@@ -407,7 +404,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         self.error_shown.emit(message)
-        QMessageBox.warning(self, "Folio", message)
+        show_message(self, message)
 
     def ask_password(self, path: str, message: str) -> str | None:
         password, ok = QInputDialog.getText(self, "Password", message,

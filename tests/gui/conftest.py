@@ -19,6 +19,8 @@ def warnings_shown(monkeypatch) -> list[str]:
 
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    # desktop_app/ui/message_box.py builds its boxes (plain text) and runs them.
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box.text()) or 0)
     return shown
 
 

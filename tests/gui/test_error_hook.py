@@ -15,7 +15,7 @@ from desktop_app.ui import error_hook
 @pytest.fixture
 def hooked(qapp, monkeypatch):
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box.text()) or 0)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     error_hook.install(qapp)

@@ -145,8 +145,7 @@ def test_rename_and_delete_conversations(qtbot, make_window, monkeypatch):
     assert window.sidebar.list.item(0).text() == "Contract review"
     window.controller.new_conversation()
     second = window.conversation_id
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)  # fmt: skip
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Yes)
     window.delete_conversation()
     assert window.store.conversation(second) is None
     assert window.conversation_id == first
