@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from desktop_app import paths
+from desktop_app.errors import FolioError
 from desktop_app.ui.message_box import Icon, show_message
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,11 @@ class _Relay(QObject):
 
 
 def message_for(exc: BaseException) -> str:
-    """What the dialog says: what happened, that nothing was lost, where the details are."""
+    """What the dialog says: what happened, that nothing was lost, where the details are.
+    A `FolioError` that reached here (say, the history found damaged mid-session) was
+    written for the user: it is shown as it is."""
+    if isinstance(exc, FolioError):
+        return str(exc)
     what = str(exc) or type(exc).__name__
     return (
         f"Something went wrong inside Folio ({what}). Your chats are saved. The details are in "

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from desktop_app import paths
 from desktop_app import settings as settings_mod
@@ -32,11 +31,12 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
             "or run Folio from a desktop session."
         )
     from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.history.store import Store
     from desktop_app.ui import error_hook
     from desktop_app.ui.file_open import DocumentRouter
+    from desktop_app.ui.message_box import Icon, show_message
     from desktop_app.ui.single_instance import SingleInstance
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -57,7 +57,7 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     except FolioError as exc:
         if smoke_test:
             raise
-        QMessageBox.critical(None, "Folio", str(exc))
+        show_message(None, str(exc), Icon.Critical)
         return 2
     # Imported only by the start that opens the window (about a second: the model's stack).
     from desktop_app.core.chat.session_host import SessionHost
@@ -71,9 +71,9 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     if smoke_test:
         return _smoke(app, window)
     window.show()
-    if store.recovered_from is not None:
-        # The user's own history was damaged: never replace it without saying so.
-        QMessageBox.warning(window, "Folio", recovered_message(store.recovered_from))
+    if store.recovery is not None:
+        # The user's own history was damaged and rebuilt: say so, with what was kept.
+        show_message(window, store.recovery.message())
     first_run = settings.model_path is None and settings.backend is None
     if first_run and store.app_state("first_run_done") is None:
         # First start: show what to download (or use) while the demo model answers.
@@ -82,14 +82,6 @@ def run(files: Sequence[str], model: str | None, smoke_test: bool) -> int:
     code = app.exec()
     store.close()
     return code
-
-
-def recovered_message(moved_to: Path) -> str:
-    return (
-        "Your chat history could not be read (the file is damaged), so Folio started a new "
-        f"one. Nothing was deleted: the old file is kept as {moved_to}. "
-        "A backup or a tool like `sqlite3 .recover` may get its chats back."
-    )
 
 
 def _smoke(app, window) -> int:

@@ -44,3 +44,15 @@ def test_an_error_on_a_helper_thread_reaches_the_ui_thread(qtbot, hooked, folio_
     thread.join()
     qtbot.waitUntil(lambda: bool(hooked))
     assert "a look-up thread crashed" in hooked[0]
+
+
+def test_an_error_written_for_the_user_is_shown_as_it_is(qtbot, hooked, folio_home):
+    from desktop_app.core.history.store import HistoryDamaged
+
+    message = "Your chat history is damaged (database disk image is malformed)."
+    try:
+        raise HistoryDamaged(message)
+    except HistoryDamaged:
+        sys.excepthook(*sys.exc_info())
+    qtbot.waitUntil(lambda: bool(hooked))
+    assert hooked == [message]

@@ -38,7 +38,7 @@ def _reopen(store: Store) -> Store:
 def test_default_location_is_in_the_data_dir(store: Store):
     assert store.path == paths.data_dir() / FILE_NAME
     assert store.path.exists()
-    assert store.recovered_from is None
+    assert store.recovery is None
 
 
 def test_create_list_rename_delete_with_cascade(store: Store):
@@ -442,9 +442,14 @@ def test_corrupt_file_is_moved_aside_and_a_fresh_store_works(
     path.write_bytes(garbage)
     store = Store()
     try:
-        assert store.recovered_from is not None
-        assert store.recovered_from.name.startswith(f"{FILE_NAME}.corrupt-")
-        assert store.recovered_from.read_bytes() == garbage
+        moved = store.recovery.moved_to
+        assert moved.name.startswith(f"{FILE_NAME}.corrupt-")
+        assert moved.read_bytes() == garbage
+        assert store.recovery.message() == (
+            "Your chat history could not be read (the file is damaged), so Folio started a "
+            f"new one. Nothing was deleted: the old file is kept as {moved}. "
+            "A backup or a tool like `sqlite3 .recover` may get its chats back."
+        )
         assert "damaged" in caplog.text
         conv = store.create_conversation()
         store.add_message(conv.id, "user", "fresh start")
@@ -453,7 +458,7 @@ def test_corrupt_file_is_moved_aside_and_a_fresh_store_works(
         store.close()
     again = Store()
     try:
-        assert again.recovered_from is None
+        assert again.recovery is None
         assert len(again.list_conversations()) == 1
     finally:
         again.close()
@@ -465,7 +470,7 @@ def test_corrupt_files_never_overwrite_each_other():
     for n in range(2):
         path.write_bytes(b"junk %d" % n * 100)
         store = Store()
-        moved.append(store.recovered_from)
+        moved.append(store.recovery.moved_to)
         store.close()
         path.unlink()
         for suffix in ("-wal", "-shm"):

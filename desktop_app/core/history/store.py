@@ -1,9 +1,11 @@
 """Everything the user creates in Folio: conversations, messages, attached documents, drafts.
 
 Unlike the extraction cache, this is the user's own work, so it is never
-thrown away: a damaged file is moved aside (`folio.sqlite3.corrupt-<time>`)
-and a fresh database started, with `Store.recovered_from` telling the UI so it
-can tell the user; a database from a newer Folio is refused
+thrown away: a damaged file (found at open by quick_check, or by a query while
+Folio runs, which marks it for the next open) is rebuilt from every row that can
+still be read and moved aside (`folio.sqlite3.corrupt-<time>`), with
+`Store.recovery` saying what was kept so the UI and the CLI can tell the user
+(see recovery.py); a database from a newer Folio is refused
 (`schema.DatabaseTooNew`) untouched.
 
 Writes are small and frequent (a growing answer is saved about once a second),
@@ -35,14 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app import paths
-from desktop_app.core.history import migrations
+from desktop_app.core.history import migrations, recovery
 from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "folio.sqlite3"
-#: Primary SQLite result codes for a file that is not (or no longer) a sound database.
-_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _BUSY_TIMEOUT_S = 5.0
 
 _MESSAGE_COLUMNS = "id, conversation_id, role, content, reasoning, stats, finish_reason, created_at"
@@ -53,6 +53,10 @@ _DOCUMENT_COLUMNS = (
 
 class StoreError(FolioError):
     """The chat history database cannot be opened (not damage: permissions, locks, disk)."""
+
+
+class HistoryDamaged(StoreError):
+    """A query found the database damaged while Folio ran; the next open repairs it."""
 
 
 @dataclass(frozen=True)
@@ -94,23 +98,25 @@ class Store:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else paths.data_dir() / FILE_NAME
-        #: Where a damaged database was moved at open, for the UI to tell the user; else None.
-        self.recovered_from: Path | None = None
+        #: What was kept when the database was found damaged at open and rebuilt (the
+        #: damaged file moved aside), for the UI and the CLI to say once; else None.
+        self.recovery: recovery.Recovery | None = None
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self._db, self._fts = _open(self.path)
-            except sqlite3.DatabaseError as exc:
-                if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF not in _DAMAGED:
+            except (sqlite3.DatabaseError, recovery.Damaged) as exc:
+                if not recovery.is_damage(exc):
                     raise
-                self.recovered_from = _move_aside(self.path)
-                log.warning(
-                    "Chat history %s is damaged (%s); moved it to %s, starting a new one.",
-                    *(self.path, exc, self.recovered_from.name),
-                )
+                # The details to the log; the user gets one line (the CLI's stderr shows
+                # Folio's warnings) or, in the window, a dialog with the same text.
+                log.warning("Chat history %s is damaged (%s); recovering it.", self.path, exc,
+                            extra={"file_only": True})  # fmt: skip
+                self.recovery = recovery.recover(self.path)
+                log.warning("%s", self.recovery.message())
                 self._db, self._fts = _open(self.path)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, recovery.Damaged) as exc:
             raise StoreError(f"Cannot open your chat history at {self.path}: {exc}") from exc
 
     def close(self) -> None:
@@ -340,21 +346,42 @@ class Store:
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if recovery.is_damage(exc):
+                    raise self._damaged(exc) from exc
+                raise
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction; IMMEDIATE takes the write lock up front, so no deadlock."""
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.DatabaseError as exc:
+                if recovery.is_damage(exc):
+                    raise self._damaged(exc) from exc
                 raise
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> HistoryDamaged:
+        """Damage found while running: a clear message now, a rebuild at the next open."""
+        recovery.mark(self.path, exc)
+        # To the log only: the error's message is the user's one line.
+        log.error("Chat history %s is damaged (%s); the next open repairs it.", self.path, exc,
+                  extra={"file_only": True})  # fmt: skip
+        return HistoryDamaged(
+            f"Your chat history is damaged ({exc}). Folio repairs it the next time it starts, "
+            "keeping every conversation it can still read."
+        )
 
 
 def _open(path: Path) -> tuple[sqlite3.Connection, bool]:
@@ -368,6 +395,7 @@ def _open(path: Path) -> tuple[sqlite3.Connection, bool]:
         # Before anything that writes (WAL switches the file's header): a newer
         # Folio's database must stay exactly as it is.
         migrations.HISTORY.check_version(db)
+        recovery.check(db, path)  # damage is rebuilt before anything writes to it
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
@@ -379,22 +407,6 @@ def _open(path: Path) -> tuple[sqlite3.Connection, bool]:
         db.close()
         raise
     return db, fts
-
-
-def _move_aside(path: Path) -> Path:
-    """Rename the damaged database (and its WAL) to a free `<name>.corrupt-<time>`; never delete."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    # The -wal keeps its suffix, so SQLite reads the pair together if anyone tries a recovery.
-    for suffix in ("-wal", "-shm", ""):
-        source = path.with_name(path.name + suffix)
-        if source.exists():
-            source.rename(target.with_name(target.name + suffix))
-    return target
 
 
 def _touch(db: sqlite3.Connection, conversation_id: int, now: float) -> None:
