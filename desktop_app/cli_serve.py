@@ -12,6 +12,7 @@ import sys
 import threading
 
 from desktop_app.errors import FolioError
+from desktop_app.server.requests import DEFAULT_MAX_REQUEST_MB
 
 DEFAULT_PORT = 8765
 #: Context for API requests when neither --ctx nor the settings say (capped by the machine).
@@ -25,8 +26,27 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     serve.add_argument("--api-key", help="require this key (Authorization: Bearer KEY)")
     serve.add_argument("--ctx", type=int, help="context length in tokens")
-    serve.add_argument("--cors-origin", help="allow browser requests from this origin")
+    serve.add_argument("--cors-origin", metavar="ORIGIN",
+                       help="let web pages from ORIGIN (e.g. http://localhost:3000, or * for any) "
+                       "call the API; other pages are refused")  # fmt: skip
+    serve.add_argument(
+        "--max-request-mb",
+        type=_positive,
+        default=DEFAULT_MAX_REQUEST_MB,
+        metavar="MB",
+        help="refuse larger request bodies (default %(default)s)",
+    )
     serve.set_defaults(handler=cmd_serve)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number of MB: {text!r}")
+    return value
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -90,4 +110,5 @@ def load_state(args: argparse.Namespace):
     assert isinstance(event, Finished)
     engine, names = event.value, model_ids(model_path, info.name)
     return ServerState(lambda: engine, queue, lambda: names, api_key=args.api_key,
-                       loopback=args.host in LOCAL_HOSTS, cors_origin=args.cors_origin)  # fmt: skip
+                       loopback=args.host in LOCAL_HOSTS, cors_origin=args.cors_origin,
+                       max_request_bytes=args.max_request_mb * 1024**2)  # fmt: skip

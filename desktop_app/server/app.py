@@ -8,8 +8,7 @@ openai client retries a timed-out request twice, so an answer nobody waits for w
 otherwise run three times.
 
 Errors are always OpenAI's `{"error": {message, type, param, code}}` with a real status.
-Bound to loopback, a request whose Host is not local is refused (403): a web page could
-otherwise reach the API through DNS rebinding (Ollama's CVE-2024-28224).
+What web pages and oversized bodies could do is refused before any route runs, in guard.py.
 """
 
 from __future__ import annotations
@@ -39,7 +38,8 @@ from desktop_app.core.chat.engine_queue import (
 )
 from desktop_app.core.llm.engine import Engine
 from desktop_app.server.generation import Completion, Rejected, chat_job
-from desktop_app.server.requests import ApiError, parse_chat
+from desktop_app.server.guard import Guard, error_response
+from desktop_app.server.requests import DEFAULT_MAX_REQUEST_MB, ApiError, parse_chat
 
 #: Requests waiting or running; more get 503 with Retry-After instead of an unbounded queue.
 MAX_PENDING = 16
@@ -58,11 +58,14 @@ class ServerState:
     models: Callable[[], tuple[str, ...]]
     api_key: str | None = None
     loopback: bool = True
+    #: The one web origin whose pages may call the API ("*": any page); None: no page may.
     cors_origin: str | None = None
+    #: Larger request bodies are refused (413) before they are read.
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_MB * 1024**2
     pending: int = field(default=0)
 
 
-def create_app(state: ServerState) -> _Guard:
+def create_app(state: ServerState) -> Guard:
     async def models(request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [_model(m) for m in state.models()]})
 
@@ -76,6 +79,8 @@ def create_app(state: ServerState) -> _Guard:
     async def chat(request: Request) -> Response:
         try:
             body = json.loads(await request.body())
+        except RecursionError:  # json's decoder recurses once per level of nesting
+            raise ApiError(400, "The request body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "The request body is not valid JSON.") from None
         chat_request = parse_chat(body)
@@ -118,12 +123,12 @@ def create_app(state: ServerState) -> _Guard:
 
     async def not_found(request: Request, exc: HTTPException) -> Response:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        return _error(ApiError(exc.status_code, f"{request.method} {request.url.path}: "
-                               f"{exc.detail}", type=kind))  # fmt: skip
+        return error_response(ApiError(exc.status_code, f"{request.method} {request.url.path}: "
+                                       f"{exc.detail}", type=kind))  # fmt: skip
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return _error(exc)
+        return error_response(exc)
 
     app = Starlette(
         routes=[
@@ -133,56 +138,7 @@ def create_app(state: ServerState) -> _Guard:
         ],
         exception_handlers={HTTPException: not_found, ApiError: api_error},
     )
-    return _Guard(app, state)
-
-
-class _Guard:
-    """Before any route: the Host check and the API key; after: the CORS header if asked.
-    A plain ASGI wrapper, so streamed responses and client disconnects pass through as is."""
-
-    def __init__(self, app: Starlette, state: ServerState) -> None:
-        self._app = app
-        self._state = state
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        error = self._refusal(headers)
-        if error is not None:
-            await _error(error)(scope, receive, send)
-            return
-        origin = self._state.cors_origin
-        if origin:
-
-            async def send_with_cors(message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        (b"access-control-allow-origin", origin.encode()),
-                    ]
-                await send(message)  # fmt: skip
-
-            await self._app(scope, receive, send_with_cors)
-        else:
-            await self._app(scope, receive, send)
-
-    def _refusal(self, headers: dict[str, str]) -> ApiError | None:
-        host = headers.get("host", "")
-        name = "[::1]" if host.startswith("[::1]") else host.rsplit(":", 1)[0].lower()
-        if self._state.loopback and name not in LOCAL_HOSTS:
-            return ApiError(403, "Requests must address this server as localhost.",
-                            type="permission_error")  # fmt: skip
-        key = self._state.api_key
-        if key is not None and headers.get("authorization", "") != f"Bearer {key}":
-            return ApiError(401, "Invalid or missing API key.", type="authentication_error",
-                            code="invalid_api_key")  # fmt: skip
-        return None
-
-
-def _error(exc: ApiError) -> JSONResponse:
-    return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+    return Guard(app, state)
 
 
 def model_ids(model_path: Path, name: str | None) -> tuple[str, ...]:

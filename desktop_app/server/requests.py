@@ -3,7 +3,8 @@
 Scripts written for OpenAI or Ollama send fields Folio does not use (`frequency_penalty`,
 `user`, `logit_bias`…): unknown fields are ignored, never refused, so such a script runs by
 changing only its `base_url`. What Folio cannot honour and a script would silently depend on
-(`n` > 1, tools) is refused with a message naming the field.
+(`n` > 1, tools) is refused with a message naming the field, and so is a field of the wrong
+type: every malformed request is a 400, never a 500 with a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 
 #: Answer length when the request gives none: finite, so a runaway answer ends.
 DEFAULT_MAX_TOKENS = 2048
+#: Request bodies over this many MB are refused (`folio serve --max-request-mb`): far more
+#: than a full context of text, far less than the gigabytes a huge prompt grows the server by.
+DEFAULT_MAX_REQUEST_MB = 8
 ROLES = frozenset({"system", "developer", "user", "assistant"})
 
 
@@ -63,22 +67,21 @@ def parse_chat(body: Any) -> ChatRequest:
         raise ApiError(400, "Only n=1 is supported: one answer per request.", param="n")
     if body.get("tools"):
         raise ApiError(400, "Tools are not supported by this server.", param="tools")
-    stream_options = body.get("stream_options") or {}
-    template_kwargs = body.get("chat_template_kwargs") or {}
-    effort = body.get("reasoning_effort")
+    stream_options = _typed(body, "stream_options", dict, "an object") or {}
+    template_kwargs = _typed(body, "chat_template_kwargs", dict, "an object") or {}
+    effort = _typed(body, "reasoning_effort", str, "a string")
     thinking = bool(template_kwargs.get("enable_thinking", effort not in (None, "none")))
     grammar = _grammar(body.get("response_format"))
     return ChatRequest(
         messages=tuple(_message(m, i) for i, m in enumerate(messages)),
-        model=str(body.get("model") or ""),
+        model=_typed(body, "model", str, "a string") or "",
         max_tokens=_max_tokens(body),
         temperature=_number(body, "temperature", 0.0, 2.0),
         top_p=_number(body, "top_p", 0.0, 1.0),
         seed=_integer(body, "seed"),
         stop=_stop(body.get("stop")),
-        stream=bool(body.get("stream", False)),
-        include_usage=isinstance(stream_options, dict)
-        and bool(stream_options.get("include_usage")),
+        stream=bool(_typed(body, "stream", bool, "true or false")),
+        include_usage=bool(stream_options.get("include_usage")),
         # A grammar constrains every token, reasoning included: JSON mode never thinks.
         thinking=thinking and not grammar,
         grammar=grammar,
@@ -104,6 +107,9 @@ def _grammar(response_format: Any) -> str:
                            param="response_format")  # fmt: skip
         try:
             return llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+        except RecursionError:  # the converter recurses once per level of the schema
+            raise ApiError(400, "response_format's JSON schema is nested too deeply.",
+                           param="response_format") from None  # fmt: skip
         except Exception as exc:  # the converter raises plain exceptions for what it lacks
             raise ApiError(400, f"This JSON schema cannot be enforced: {exc}",
                            param="response_format") from None  # fmt: skip
@@ -126,7 +132,11 @@ def _message(message: Any, index: int) -> dict[str, str]:
             if not isinstance(part, dict) or part.get("type") != "text":
                 raise ApiError(400, f"{param}.content: only text parts are supported.",
                                param=f"{param}.content")  # fmt: skip
-            texts.append(str(part.get("text", "")))
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise ApiError(400, f"{param}.content: a text part's 'text' must be a string.",
+                               param=f"{param}.content")  # fmt: skip
+            texts.append(text)
         content = "".join(texts)
     if content is None and role == "assistant":
         content = ""
@@ -134,6 +144,14 @@ def _message(message: Any, index: int) -> dict[str, str]:
         raise ApiError(400, f"{param}.content must be a string or a list of text parts.",
                        param=f"{param}.content")  # fmt: skip
     return {"role": "system" if role == "developer" else role, "content": content}
+
+
+def _typed(body: dict, key: str, kind: type, what: str) -> Any:
+    """`body[key]` if it is a `kind` (None if absent): a wrong type is a 400 naming the field."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise ApiError(400, f"'{key}' must be {what}.", param=key)
+    return value
 
 
 def _max_tokens(body: dict) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,19 +23,19 @@ KEY = "test-key"
 QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, smollm2_gguf: Path) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("serve-home")
+def _serve(home: Path, model: Path, *options: str, key: str | None = None) -> Iterator[str]:
+    """`folio serve` with `options` on a free port: its /v1 URL once it answers."""
     port = free_port()
     env = {**os.environ, "FOLIO_HOME": str(home)}
-    args = [sys.executable, "-m", "desktop_app", "serve", "--model", str(smollm2_gguf),
-            "--port", str(port), "--api-key", KEY, "--ctx", "4096"]  # fmt: skip
+    args = [sys.executable, "-m", "desktop_app", "serve", "--model", str(model),
+            "--port", str(port), "--ctx", "4096", *options]  # fmt: skip
     proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}/v1"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         for _ in range(300):
             try:
-                httpx.get(f"{base}/models", headers={"Authorization": f"Bearer {KEY}"})
+                httpx.get(f"{base}/models", headers=headers)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stderr.read()
@@ -43,6 +44,12 @@ def server(tmp_path_factory, smollm2_gguf: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, smollm2_gguf: Path) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("serve-home")
+    yield from _serve(home, smollm2_gguf, "--api-key", KEY, key=KEY)
 
 
 @pytest.fixture
@@ -215,3 +222,56 @@ def test_json_mode_and_a_json_schema_are_enforced(client) -> None:
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="m", messages=ask,
                                        response_format={"type": "xml"})  # fmt: skip
+
+
+PAGE = "http://localhost:3000"
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, smollm2_gguf: Path) -> Iterator[str]:
+    """`folio serve` for one web app's origin, with a 1 MB body limit and no key."""
+    home = tmp_path_factory.mktemp("guarded-home")
+    yield from _serve(home, smollm2_gguf, "--cors-origin", PAGE, "--max-request-mb", "1")
+
+
+def test_only_the_cors_origin_s_pages_can_make_it_generate(guarded) -> None:
+    ask = {"messages": QUESTION, "max_tokens": 3}
+    # A "simple" request: what any page the user visits can send without a preflight.
+    cross_site = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    evil = httpx.post(f"{guarded}/chat/completions", content=json.dumps(ask), headers=cross_site)
+    assert evil.status_code == 403 and evil.json()["error"]["type"] == "permission_error"
+    preflight = httpx.request("OPTIONS", f"{guarded}/chat/completions", headers={
+        "Origin": PAGE, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})  # fmt: skip
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == PAGE
+    assert "content-type" in preflight.headers["access-control-allow-headers"]
+    page = httpx.post(f"{guarded}/chat/completions", json=ask, headers={"Origin": PAGE},
+                      timeout=60)  # fmt: skip
+    assert page.status_code == 200 and page.json()["usage"]["completion_tokens"] == 3
+    assert page.headers["access-control-allow-origin"] == PAGE
+
+
+def test_a_body_over_max_request_mb_is_a_413_and_the_server_stays_free(guarded) -> None:
+    huge = {"messages": [{"role": "user", "content": "lighthouse " * 100_000}]}  # 1.1 MB
+    began = time.monotonic()
+    refused = httpx.post(f"{guarded}/chat/completions", json=huge)
+    assert refused.status_code == 413
+    assert refused.json()["error"]["message"] == (
+        "The request body is larger than this server's limit of 1 MB."
+    )
+    listed = httpx.get(f"{guarded}/models")
+    assert listed.status_code == 200 and time.monotonic() - began < 2
+
+
+def test_a_prompt_far_over_the_context_is_refused_without_reading_it(guarded) -> None:
+    # 66,000 characters could not fit in 4,096 tokens at 16 characters a token or fewer.
+    far = {"messages": [{"role": "user", "content": "lighthouse " * 6000}]}
+    began = time.monotonic()
+    reply = httpx.post(f"{guarded}/chat/completions", json=far, timeout=60)
+    assert time.monotonic() - began < 1
+    assert reply.status_code == 400 and reply.json()["error"] == {
+        "message": "This model's context holds 4,096 tokens; the messages take 66,000 "
+        "characters, far more than fit. Shorten them.",
+        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded",
+    }  # fmt: skip

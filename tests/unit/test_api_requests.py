@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 import pytest
 
-from desktop_app.server.generation import StopScanner
+from desktop_app.server.generation import MAX_CHARS_PER_TOKEN, Rejected, StopScanner, chat_job
 from desktop_app.server.requests import DEFAULT_MAX_TOKENS, ApiError, parse_chat
+
+HI = [{"role": "user", "content": "x"}]
 
 
 def _scan(pieces: list[str], stops: tuple[str, ...]) -> tuple[str, bool]:
@@ -64,17 +69,79 @@ def test_what_cannot_be_honoured_is_a_400_naming_the_field(body, param) -> None:
     assert info.value.status == 400 and info.value.body["error"]["param"] == param
 
 
-def test_response_format_becomes_a_grammar_and_turns_thinking_off() -> None:
-    base = {"messages": [{"role": "user", "content": "x"}],
-            "chat_template_kwargs": {"enable_thinking": True}}  # fmt: skip
-    assert parse_chat({**base, "response_format": {"type": "text"}}).grammar == ""
-    json_mode = parse_chat({**base, "response_format": {"type": "json_object"}})
-    assert "root" in json_mode.grammar and not json_mode.thinking
-    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("chat_template_kwargs", ["enable_thinking"], "'chat_template_kwargs' must be an object."),
+        ("chat_template_kwargs", "on", "'chat_template_kwargs' must be an object."),
+        ("stream_options", "include_usage", "'stream_options' must be an object."),
+        ("model", {"name": "m"}, "'model' must be a string."),
+        ("stream", "false", "'stream' must be true or false."),
+        ("reasoning_effort", 3, "'reasoning_effort' must be a string."),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_400_naming_it(field, value, message) -> None:
+    with pytest.raises(ApiError) as info:
+        parse_chat({"messages": HI, field: value})
+    assert info.value.status == 400
+    assert info.value.body["error"] == {"message": message, "type": "invalid_request_error",
+                                        "param": field, "code": None}  # fmt: skip
+
+
+def test_a_text_part_whose_text_is_not_a_string_is_a_400() -> None:
+    part = {"type": "text", "text": {"nested": "x"}}
+    with pytest.raises(ApiError) as info:
+        parse_chat({"messages": [{"role": "user", "content": [part]}]})
+    assert info.value.body["error"]["message"] == (
+        "messages[0].content: a text part's 'text' must be a string."
+    )
+
+
+def test_a_json_schema_too_deep_to_convert_is_a_400_naming_response_format() -> None:
+    schema: dict = {"type": "string"}
+    for _ in range(2000):
+        schema = {"type": "array", "items": schema}
     spec = {"type": "json_schema", "json_schema": {"schema": schema}}
-    typed = parse_chat({**base, "response_format": spec})
-    assert 'root ::= "{" space n-kv "}" space' in typed.grammar  # exactly the one key
-    for bad in ({"type": "xml"}, {"type": "json_schema"}, "json"):
-        with pytest.raises(ApiError) as info:
-            parse_chat({**base, "response_format": bad})
-        assert info.value.body["error"]["param"] == "response_format"
+    with pytest.raises(ApiError) as info:
+        parse_chat({"messages": HI, "response_format": spec})
+    assert info.value.status == 400
+    assert info.value.body["error"]["message"] == (
+        "response_format's JSON schema is nested too deeply."
+    )
+    assert info.value.body["error"]["param"] == "response_format"
+
+
+class _Engine(SimpleNamespace):
+    """As much of an engine as a prompt that cannot fit reaches, noting what it was asked."""
+
+    def render(self, messages, *, thinking: bool) -> str:
+        self.rendered.append(sum(len(m["content"]) for m in messages))
+        return "prompt"
+
+    def tokenize(self, text: str) -> list[int]:
+        return [0] * (self.n_ctx + 1)
+
+
+def test_a_prompt_far_too_long_is_refused_before_it_is_rendered() -> None:
+    engine = _Engine(n_ctx=4096, rendered=[])
+    limit = 4096 * MAX_CHARS_PER_TOKEN
+
+    def ask(chars: int) -> dict:
+        half = chars // 2
+        system, user = {"role": "system", "content": "s" * half}, "u" * (chars - half)
+        request = parse_chat({"messages": [system, {"role": "user", "content": user}]})
+        [rejected] = chat_job(engine, request, threading.Event())
+        assert isinstance(rejected, Rejected)
+        return rejected.error.body["error"]
+
+    assert ask(limit + 1) == {
+        "message": "This model's context holds 4,096 tokens; the messages take 65,537 "
+        "characters, far more than fit. Shorten them.",
+        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded",
+    }  # fmt: skip
+    assert engine.rendered == []
+    # Up to the bound, the tokenizer has the last word.
+    assert ask(limit)["message"] == (
+        "This model's context holds 4,096 tokens; the messages take 4,097. Shorten them."
+    )
+    assert engine.rendered == [limit]
