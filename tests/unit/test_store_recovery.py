@@ -230,16 +230,24 @@ def _fail_while_running(
         store.close()
 
 
-def test_damage_found_while_running_is_one_clear_error_then_repaired_at_the_next_start(
-    caplog: pytest.LogCaptureFixture,
-):
+def _damaged_mid_session(caplog: pytest.LogCaptureFixture):
+    """A history of 12 chats whose middle messages page went bad under an open Store: the
+    file, its messages before, the page, a chat on it, the sound bytes, the error raised."""
     path = _build(12, 10)
     _, messages = _snapshot(path)
     leaves = _leaves(path, "messages")
     page, lost = leaves[len(leaves) // 2]
     hit = messages[lost[0]].conversation_id
     original = path.read_bytes()
-    assert _fail_while_running(path, page, lost, hit, caplog) == (
+    error = _fail_while_running(path, page, lost, hit, caplog)
+    return path, messages, page, hit, original, error
+
+
+def test_damage_found_while_running_is_one_clear_error_then_repaired_at_the_next_start(
+    caplog: pytest.LogCaptureFixture,
+):
+    path, messages, page, hit, original, error = _damaged_mid_session(caplog)
+    assert error == (
         "Your chat history is damaged (database disk image is malformed). Folio repairs "
         "it the next time it starts, keeping every conversation it can still read."
     )
@@ -266,11 +274,7 @@ def test_damage_found_while_running_is_one_clear_error_then_repaired_at_the_next
 def test_a_history_deleted_after_the_error_starts_afresh_without_a_notice(
     caplog: pytest.LogCaptureFixture,
 ):
-    path = _build(12, 10)
-    _, messages = _snapshot(path)
-    leaves = _leaves(path, "messages")
-    page, lost = leaves[len(leaves) // 2]
-    _fail_while_running(path, page, lost, messages[lost[0]].conversation_id, caplog)
+    path = _damaged_mid_session(caplog)[0]
     for suffix in ("", "-wal", "-shm"):  # the user removes the damaged history
         path.with_name(path.name + suffix).unlink(missing_ok=True)
     store = Store()
