@@ -146,3 +146,30 @@ def test_ctrl_c_mid_answer_keeps_it_and_asks_nothing_more(tmp_path: Path, folio_
     assert messages[0].content == "Write a very long story about a tenant, a landlord and a roof."
     assert messages[1].content.strip() == answer
     assert messages[1].finish_reason == "cancelled"
+
+
+def test_quit_while_a_huge_one_line_text_is_prepared_stops_at_once(
+    tmp_path: Path, folio_home: Path, smollm2_gguf: Path
+):
+    """Counting and indexing a 30 MB text with no line breaks takes the demo model's
+    tokenizer about 15 s on the engine thread; Quit (and Ctrl+C) must not wait for it."""
+    from desktop_app.core.chat.controller import ChatController
+    from desktop_app.core.chat.dispatch import QueueDispatcher
+    from desktop_app.core.chat.session_host import SessionHost
+    from tests.unit.test_controller import RecordingView
+
+    log = tmp_path / "export.log"
+    log.write_text(" ".join(f"event{i % 1009} ok" for i in range(2_600_000)))
+    dispatcher = QueueDispatcher()
+    host = SessionHost(smollm2_gguf, settings.Settings())
+    controller = ChatController(Store(), host, RecordingView(), dispatcher)
+    controller.new_conversation([str(log)])
+    deadline = time.monotonic() + 120
+    while controller.reading:
+        assert time.monotonic() < deadline
+        dispatcher.pump(0.05)
+    assert controller.preparing
+    time.sleep(1.0)  # well into the counting
+    start = time.monotonic()
+    assert controller.shutdown(timeout_s=5.0) is True
+    assert time.monotonic() - start < 2.0

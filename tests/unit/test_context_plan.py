@@ -133,3 +133,35 @@ def test_unknown_memory_is_not_zero_memory(info, vocab):
     unknown = replace(MACHINE, ram_total_bytes=0, ram_available_bytes=0)
     p = plan([contract(3)], info, vocab, hw=unknown)
     assert p.mode == "whole" and p.n_ctx >= p.needed_tokens > 0
+
+
+def test_a_long_text_is_counted_in_pieces_cut_at_spaces_and_cancel_stops_between_them():
+    """A 16 MB one-paragraph text: never tokenized in one call (about 1 GB more at 50 MB, and
+    nothing could stop it), the pieces cut where the whole text would split its words."""
+    import threading
+
+    from desktop_app.core.chat.context_plan import PIECE_CHARS, count_text
+    from desktop_app.core.chat.retrieval import STOPPED, IndexCancelled, until_cancelled
+
+    text = " ".join(f"word{i % 977}" for i in range(2_000_000))  # 16 MB, no newline
+    assert len(text) > 15_000_000
+    pieces: list[int] = []
+
+    def words(piece: str) -> int:
+        pieces.append(len(piece))
+        return len(piece.split())
+
+    assert count_text(words, text) == 2_000_000  # no word cut in two
+    assert len(pieces) == 16 and max(pieces) <= PIECE_CHARS
+    cancel = threading.Event()
+
+    def cancel_after_two(piece: str) -> int:
+        counted = words(piece)
+        if len(pieces) == 2:
+            cancel.set()  # Quit pressed while the second piece was counted
+        return counted
+
+    pieces.clear()
+    with pytest.raises(IndexCancelled, match=STOPPED):
+        count_text(until_cancelled(cancel_after_two, cancel), text)
+    assert len(pieces) == 2

@@ -52,9 +52,12 @@ class RecordingView:
 def make(folio_home: Path):
     made: list[ChatController] = []
 
-    def build(host: FakeHost | None = None) -> tuple[ChatController, RecordingView, Callable]:
+    def build(
+        host: FakeHost | None = None, *, refuse_unreadable: bool = False
+    ) -> tuple[ChatController, RecordingView, Callable]:
         view, dispatcher = RecordingView(), QueueDispatcher()
-        controller = ChatController(Store(), host or FakeHost(), view, dispatcher)
+        controller = ChatController(Store(), host or FakeHost(), view, dispatcher,
+                                    refuse_unreadable=refuse_unreadable)  # fmt: skip
         made.append(controller)
 
         def pump_until(done: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -134,6 +137,35 @@ def test_a_file_that_cannot_be_read_still_lets_the_session_open(make, tmp_path: 
     assert controller.host.opened[opened:] == [([], [])]
     card = view.cards[f"loading:{bad}"]
     assert card.state is DocState.ERROR and "photo.pdf is a PNG image" in card.error
+
+
+def test_the_terminal_opens_no_session_when_a_file_is_refused(make, tmp_path: Path) -> None:
+    """`folio ask` builds its controller this way: a refused file must end the run before a
+    model loads, so the session never opens, not even without the file."""
+    good, bad = tmp_path / "notes.txt", tmp_path / "photo.pdf"
+    good.write_text("The notice period is ninety days.", encoding="utf-8")
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    controller, view, pump_until = make(refuse_unreadable=True)
+    opened = len(controller.host.opened)
+    controller.new_conversation([str(good), str(bad)])
+    pump_until(lambda: not controller.reading and not controller.preparing)
+    assert controller.host.opened[opened:] == []
+    assert "photo.pdf is a PNG image" in view.cards[f"loading:{bad}"].error
+
+
+def test_an_encrypted_file_whose_password_is_declined_keeps_a_card_saying_so(
+    make, tmp_path: Path
+) -> None:
+    from tests.fixtures.pdf_factory import encrypt, make_pdf
+
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(encrypt(make_pdf(["The rent is 900 euros."]), "secret"))
+    controller, view, pump_until = make()
+    controller.new_conversation([str(locked)])
+    pump_until(lambda: not controller.reading and not controller.preparing)
+    card = view.cards[f"loading:{locked}"]
+    assert (card.state, card.name) == (DocState.ERROR, "locked.pdf")
+    assert card.error == "locked.pdf is password-protected. Enter its password to open it."
 
 
 def test_deleting_a_conversation_stops_its_answer_only(make) -> None:

@@ -28,6 +28,13 @@ CONVERSATION_ROOM = 2048
 PASSAGE_BUDGET = 6144
 #: The chat template's markup around the system message and documents.
 TEMPLATE_OVERHEAD = 64
+#: A document text longer than this (characters) is counted in pieces cut at spaces: one
+#: tokenize call over a 50 MB text held about 1 GB more and ran 30 s that nothing could stop;
+#: pieces bound the memory, and a counter that checks Cancel (retrieval.until_cancelled)
+#: stops between them. Far above what any context holds whole (about a million tokens), so
+#: a document that could fit is still counted in one call, exactly.
+WHOLE_COUNT_CHARS = 4_000_000
+PIECE_CHARS = 1_000_000
 
 
 #: Who sets the largest context, in the words the plan's summary uses.
@@ -106,11 +113,29 @@ def _needs(
     max_answer_tokens: int,
 ) -> _Needs:
     attachments = [Attachment(d.path.name, d.model_text()) for d in documents]
-    doc_tokens = tuple(count_tokens(a.text) for a in attachments)
-    # The block's wrapper text (names, tags) counted once, exactly.
-    wrapper = count_tokens(document_block(attachments)) - sum(doc_tokens) if documents else 0
+    doc_tokens = tuple(count_text(count_tokens, a.text) for a in attachments)
+    # The block's wrapper (names, tags) counted once around empty texts, not by counting every
+    # text a second time; a text's first and last token may merge with it: 2 more each.
+    blank = [Attachment(a.name, "") for a in attachments]
+    wrapper = count_tokens(document_block(blank)) + 2 * len(blank) if documents else 0
     fixed = count_tokens(system_prompt) + TEMPLATE_OVERHEAD + CONVERSATION_ROOM + max_answer_tokens
     return _Needs(doc_tokens, fixed, fixed + max(wrapper, 0) + sum(doc_tokens))
+
+
+def count_text(count_tokens: Callable[[str], int], text: str) -> int:
+    """Tokens of `text`: in one call up to WHOLE_COUNT_CHARS, else in pieces cut at a space
+    (the next piece then starts with " word", as the whole text would tokenize it)."""
+    if len(text) <= WHOLE_COUNT_CHARS:
+        return count_tokens(text)
+    total = start = 0
+    while start < len(text):
+        end = start + PIECE_CHARS
+        if end < len(text):
+            cut = text.rfind(" ", start + PIECE_CHARS // 2, end)
+            end = cut if cut > start else end
+        total += count_tokens(text[start:end])
+        start = end
+    return total
 
 
 def plan_context(

@@ -234,7 +234,7 @@ class ChatController:
                  if u.role == "user" and a.role == "assistant"]  # fmt: skip
         host = self.host
         self._open_request = self.engine.call(
-            lambda cancel: host.open(attached, turns), self._sink(self._on_engine)
+            lambda cancel: host.open(attached, turns, cancel), self._sink(self._on_engine)
         )
 
     # ----------------------------------------------------------------- asking

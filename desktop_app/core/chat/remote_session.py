@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from desktop_app.core.chat.asking import AskingSession, EngineFacts
 from desktop_app.core.chat.context_plan import ContextPlan, plan_remote
 from desktop_app.core.chat.conversation import Conversation, Message
-from desktop_app.core.chat.retrieval import PassageIndex
+from desktop_app.core.chat.retrieval import PassageIndex, until_cancelled
 from desktop_app.core.documents.model import Document
 from desktop_app.core.llm.events import Done, Event
 from desktop_app.core.llm.remote import CHARS_PER_TOKEN, RemoteServer
@@ -50,8 +50,10 @@ class RemoteSession(AskingSession):
         settings: Settings,
         documents: Sequence[Document] = (),
         turns: Sequence[tuple[str, str]] = (),
+        cancel: threading.Event | None = None,
     ) -> RemoteSession:
-        """Ask the server what it serves, then plan the documents for its context."""
+        """Ask the server what it serves, then plan the documents for its context; `cancel`
+        stops counting and indexing them (`IndexCancelled`)."""
         server.connect()
         known = [n for n in (settings.n_ctx, server.n_ctx) if n]
         plan = plan_remote(
@@ -59,7 +61,7 @@ class RemoteSession(AskingSession):
             min(known) if known else DEFAULT_REMOTE_CONTEXT,
             system_prompt=settings.system_prompt,
             max_answer_tokens=settings.max_answer_tokens,
-            count_tokens=server.count_tokens,
+            count_tokens=until_cancelled(server.count_tokens, cancel),
             estimated=not server.counts_exactly,
         )
         index = None
@@ -68,7 +70,9 @@ class RemoteSession(AskingSession):
             # server per passage would take minutes for a long document.
             chars = sum(len(d.model_text()) for d in documents)
             ratio = sum(plan.document_tokens) / chars if chars else 1 / CHARS_PER_TOKEN
-            index = PassageIndex(documents, lambda t: math.ceil(len(t) * ratio * ESTIMATE_MARGIN))
+            index = PassageIndex(
+                documents, lambda t: math.ceil(len(t) * ratio * ESTIMATE_MARGIN), cancel
+            )
         conversation = Conversation.planned(settings.system_prompt, documents, plan.mode == "whole")
         conversation.turns = list(turns)
         return cls(server, conversation, settings, plan, index)

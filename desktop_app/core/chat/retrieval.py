@@ -9,19 +9,28 @@ in document order, so the model reads them as the document runs.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from desktop_app.core.documents.model import Document
 
 #: Passages are cut near this many characters (roughly 250-400 tokens).
 PASSAGE_CHARS = 1200
+#: Passages cut, counted and indexed between two looks at the cancel event.
+_BATCH = 256
 
 #: English stemming (so "terminate" finds "termination"), accents ignored.
 _TOKENIZER = "tokenize='porter unicode61 remove_diacritics 2'"
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: A blank line between paragraphs; whitespace as `str.strip` sees it.
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_NON_SPACE = re.compile(r"\S")
+#: Characters of trailing whitespace looked at per step when stripping a paragraph.
+_STRIP_BLOCK = 4096
 #: Words too common to help bm25 find anything (English function words).
 _STOP = frozenset(
     "a an and are as at be by can do does for from has have how i in is it its me my of on "
@@ -44,29 +53,73 @@ class Passage:
         return f'<passage source="{where}">\n{self.locator}\n{self.text}\n</passage>'
 
 
-def _split(text: str) -> list[str]:
-    """Cut text into pieces of about PASSAGE_CHARS at paragraph (then line) breaks."""
-    pieces: list[str] = []
+def _split(text: str) -> Iterator[str]:
+    """Cut text into pieces of about PASSAGE_CHARS at paragraph (then line) breaks.
+
+    Walks offsets into `text` and copies only the pieces: a 50 MB text with no blank
+    line (a log, an export) is one paragraph, and re-slicing its rest after every cut
+    made the time grow with the square of its size.
+    """
     current = ""
-    for para in re.split(r"\n\s*\n", text):
-        para = para.strip()
-        if not para:
-            continue
-        while len(para) > PASSAGE_CHARS:  # one huge paragraph: cut at a line or space
-            cut = max(para.rfind("\n", 0, PASSAGE_CHARS), para.rfind(" ", 0, PASSAGE_CHARS))
-            cut = cut if cut > PASSAGE_CHARS // 2 else PASSAGE_CHARS
+    for start, end in _paragraphs(text):
+        while end - start > PASSAGE_CHARS:  # one huge paragraph: cut at a line or space
+            window = start + PASSAGE_CHARS
+            cut = max(text.rfind("\n", start, window), text.rfind(" ", start, window))
+            cut = cut if cut - start > PASSAGE_CHARS // 2 else window
             if current:
-                pieces.append(current)
+                yield current
                 current = ""
-            pieces.append(para[:cut].strip())
-            para = para[cut:].strip()
+            yield text[start:cut].strip()
+            rest = _NON_SPACE.search(text, cut, end)
+            assert rest is not None  # the paragraph's last character is not a space
+            start = rest.start()
+        para = text[start:end]
         if current and len(current) + len(para) + 2 > PASSAGE_CHARS:
-            pieces.append(current)
+            yield current
             current = ""
         current = f"{current}\n\n{para}" if current else para
     if current:
-        pieces.append(current)
-    return pieces
+        yield current
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each paragraph with text, whitespace stripped: offsets, not copies."""
+    start = 0
+    for blank in _PARAGRAPH_BREAK.finditer(text):
+        if (span := _stripped(text, start, blank.start())) is not None:
+            yield span
+        start = blank.end()
+    if (span := _stripped(text, start, len(text))) is not None:
+        yield span
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """`text[start:end].strip()` as offsets, None when it is all whitespace; trailing
+    whitespace is looked at a block at a time (a run of it can be megabytes long)."""
+    first = _NON_SPACE.search(text, start, end)
+    if first is None:
+        return None
+    start = first.start()
+    while True:
+        block = max(start, end - _STRIP_BLOCK)
+        kept = len(text[block:end].rstrip())
+        if kept or block == start:  # text[start] is not whitespace: ends at the latest there
+            return start, block + kept
+        end = block
+
+
+def _passages(
+    documents: Sequence[Document], count_tokens: Callable[[str], int]
+) -> Iterator[Passage]:
+    """Every unit of every document cut into passages, in document order."""
+    order = 0
+    for d, doc in enumerate(documents):
+        for unit in doc.units:
+            locator = unit.locator()
+            for piece in _split(unit.text):
+                # + 24: the <passage> wrapper around the piece.
+                yield Passage(d, order, doc.path.name, locator, piece, count_tokens(piece) + 24)
+                order += 1
 
 
 def fts_query(question: str) -> str:
@@ -76,18 +129,43 @@ def fts_query(question: str) -> str:
     return " OR ".join(f'"{t}"' for t in terms)
 
 
+#: Why the session is not ready after a cancelled open (counting and indexing alike).
+STOPPED = "stopped while its documents were prepared"
+
+
+class IndexCancelled(Exception):
+    """Counting or indexing long documents was stopped on request (Cancel, Stop, Quit)."""
+
+
+def until_cancelled(
+    count: Callable[[str], int], cancel: threading.Event | None
+) -> Callable[[str], int]:
+    """`count`, raising `IndexCancelled` once `cancel` is set: tokenizing a long document
+    (in pieces, see context_plan.count_text) is most of what opening it costs."""
+    if cancel is None:
+        return count
+
+    def counted(text: str) -> int:
+        if cancel.is_set():
+            raise IndexCancelled(STOPPED)
+        return count(text)
+
+    return counted
+
+
 class PassageIndex:
     """bm25 search over the passages of some documents."""
 
-    def __init__(self, documents: Sequence[Document], count_tokens: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        documents: Sequence[Document],
+        count_tokens: Callable[[str], int],
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Cut, count and index every passage. `cancel` is looked at every `_BATCH`
+        passages (milliseconds apart): a 50 MB document takes seconds, and the session
+        opens on the engine thread that Cancel and Quit wait for. Raises `IndexCancelled`."""
         self.passages: list[Passage] = []
-        for d, doc in enumerate(documents):
-            for unit in doc.units:
-                for piece in _split(unit.text):
-                    self.passages.append(
-                        Passage(d, len(self.passages), doc.path.name, unit.locator(), piece,
-                                count_tokens(piece) + 24)  # + the <passage> wrapper
-                    )  # fmt: skip
         #: (document, locator) of every passage given to the model so far in this session:
         #: in retrieval mode a citation can only rest on these.
         self.sent: set[tuple[str, str]] = set()
@@ -95,10 +173,16 @@ class PassageIndex:
         self._db.execute(
             f"CREATE VIRTUAL TABLE passages USING fts5(text, locator UNINDEXED, {_TOKENIZER})"
         )
-        self._db.executemany(
-            "INSERT INTO passages(rowid, text) VALUES (?, ?)",
-            ((p.order, f"{p.locator}\n{p.text}") for p in self.passages),
-        )
+        passages = _passages(documents, count_tokens)
+        while batch := list(itertools.islice(passages, _BATCH)):
+            if cancel is not None and cancel.is_set():
+                self._db.close()
+                raise IndexCancelled(STOPPED)
+            self._db.executemany(
+                "INSERT INTO passages(rowid, text) VALUES (?, ?)",
+                ((p.order, f"{p.locator}\n{p.text}") for p in batch),
+            )
+            self.passages += batch
 
     def search(self, question: str, budget_tokens: int) -> list[Passage]:
         """The most relevant passages that fit in `budget_tokens`, in document order.

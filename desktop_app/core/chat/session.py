@@ -16,7 +16,7 @@ from desktop_app.core import hardware as hw_mod
 from desktop_app.core.chat.asking import AskingSession, EngineFacts
 from desktop_app.core.chat.context_plan import ContextPlan, plan_context
 from desktop_app.core.chat.conversation import Conversation
-from desktop_app.core.chat.retrieval import PassageIndex
+from desktop_app.core.chat.retrieval import PassageIndex, until_cancelled
 from desktop_app.core.documents.model import Document
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.llm.chat_template import SENTINEL, Message
@@ -56,13 +56,14 @@ class ChatSession(AskingSession):
         hardware: Hardware | None = None,
         engine: Engine | None = None,
         turns: Sequence[tuple[str, str]] = (),
+        cancel: threading.Event | None = None,
     ) -> ChatSession:
         """Plan the documents and get an engine for them.
 
         `engine`: one already loaded (the app switching conversations); it is
         reused when its settings match and its context is large enough, else
         closed and replaced. `turns`: earlier (question, answer) pairs of a
-        saved conversation.
+        saved conversation. `cancel` stops counting and indexing them (`IndexCancelled`).
         """
         hw = hardware or hw_mod.detect()
         same_model = engine is not None and engine.info.path == model_path
@@ -71,9 +72,9 @@ class ChatSession(AskingSession):
         info = engine.info if same_model else read_model_info(model_path)
         with ExitStack() as stack:
             if same_model:
-                count = engine.count_tokens
+                count = until_cancelled(engine.count_tokens, cancel)
             else:
-                count = stack.enter_context(VocabOnly(model_path)).count
+                count = until_cancelled(stack.enter_context(VocabOnly(model_path)).count, cancel)
             plan = plan_context(
                 documents, info, hw,
                 system_prompt=settings.system_prompt,
@@ -82,7 +83,7 @@ class ChatSession(AskingSession):
                 count_tokens=count,
                 n_ctx_override=n_ctx or settings.n_ctx,
             )  # fmt: skip
-            index = PassageIndex(documents, count) if plan.mode == "retrieval" else None
+            index = PassageIndex(documents, count, cancel) if plan.mode == "retrieval" else None
         conversation = Conversation.planned(settings.system_prompt, documents, plan.mode == "whole")
         config = EngineConfig(
             model_path=model_path,

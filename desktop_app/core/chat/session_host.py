@@ -20,6 +20,7 @@ from desktop_app.core.chat import citations
 from desktop_app.core.chat.asking import AskingSession
 from desktop_app.core.chat.cards import Fit
 from desktop_app.core.chat.remote_session import RemoteSession
+from desktop_app.core.chat.retrieval import IndexCancelled
 from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents import Document, isolated
 from desktop_app.core.llm.events import AnswerDelta, CitationsChecked, Done, Event, PrefillProgress
@@ -174,9 +175,14 @@ class SessionHost:
             docs.append(loaded)
         return docs, unavailable, needs_password, notes
 
-    def open(self, attached: Sequence[tuple[str, str]], turns: Sequence[tuple[str, str]]) -> Opened:
+    def open(
+        self,
+        attached: Sequence[tuple[str, str]],
+        turns: Sequence[tuple[str, str]],
+        cancel: threading.Event | None = None,
+    ) -> Opened | None:
         """(Re)open the session for a conversation's documents ((path, sha256) pairs) and
-        turns.
+        turns; None when `cancel` stopped it (Quit while a long document is indexed).
 
         The loaded engine is handed on and reused when it fits, so switching
         conversations does not reload the model. A document that cannot be read now is
@@ -185,7 +191,10 @@ class SessionHost:
         """
         docs, unavailable, needs_password, notes = self.resolve(attached)
         self._documents = docs
-        session = self._open_session(docs, turns)
+        try:
+            session = self._open_session(docs, turns, cancel)
+        except IndexCancelled:
+            return None
         facts = session.facts()
         plan = session.plan.summary() if docs else ""
         if unavailable:
@@ -209,7 +218,10 @@ class SessionHost:
         )
 
     def _open_session(
-        self, docs: Sequence[Document], turns: Sequence[tuple[str, str]]
+        self,
+        docs: Sequence[Document],
+        turns: Sequence[tuple[str, str]],
+        cancel: threading.Event | None,
     ) -> AskingSession:
         """The in-process engine's session, or a remote engine server's when one is set."""
         engine = self.session.engine if isinstance(self.session, ChatSession) else None
@@ -220,12 +232,13 @@ class SessionHost:
             if (backend := self.settings.backend) is not None:
                 if self._server is None or self._server.backend != backend:
                     self._server = RemoteServer(backend)
-                self.session = RemoteSession.open(self._server, self.settings, docs, turns)
+                self.session = RemoteSession.open(self._server, self.settings, docs, turns, cancel)
             else:
                 self.session = ChatSession.open(
-                    self.model_path, self.settings, docs, engine=engine, turns=turns
-                )
-        except FolioError as exc:
+                    self.model_path, self.settings, docs, engine=engine, turns=turns,
+                    cancel=cancel,
+                )  # fmt: skip
+        except (FolioError, IndexCancelled) as exc:
             self._open_error = str(exc)
             if engine is not None:
                 engine.close()  # no session owns it now; the next open loads what it needs
