@@ -74,7 +74,8 @@ for _ in range(150):
         time.sleep(0.2)
 body = {"model": "qwen3.5:9b", "messages": [{"role": "user", "content": "Say hello."}],
         "max_tokens": 4}
-request = urllib.request.Request(f"{base}/chat/completions", json.dumps(body).encode())
+request = urllib.request.Request(f"{base}/chat/completions", json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
 reply = json.load(urllib.request.urlopen(request, timeout=60))
 assert reply["usage"]["completion_tokens"] == 4 and reply["choices"][0]["message"]["content"]
 PY
