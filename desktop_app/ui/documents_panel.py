@@ -11,6 +11,7 @@ the warning/error tints, picked per theme lightness so they stay readable on eit
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.chat.cards import DocState, DocumentCard, Fit
+from desktop_app.errors import printable
 
 EMPTY_HINT = "Drop PDF, DOCX or text files here, or click Attach…"
 NBSP = "\u00a0"
@@ -114,13 +116,19 @@ def _label(text: str, *, muted: bool = False) -> QLabel:
     return label
 
 
+def _plain_tip(text: str) -> str:
+    """A tooltip that shows `text` as written: Qt guesses rich text for tooltips, so a file
+    name like "<b>deal</b>.pdf" would be drawn as markup; escaped inside markup, it is not."""
+    return f"<p>{html.escape(text)}</p>"
+
+
 class _ElidedLabel(QLabel):
     """A one-line label that ends in '…' when narrow, with the full text as tooltip."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
         self._full = text
-        self.setToolTip(text)
+        self.setToolTip(_plain_tip(text))
         self.setMinimumWidth(20)
         self.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -164,14 +172,14 @@ class _CardWidget(QFrame):
         remove = QToolButton(self)
         remove.setText("×")
         remove.setAutoRaise(True)
-        remove.setToolTip(f"Remove {card.name}")
+        remove.setToolTip(_plain_tip(f"Remove {printable(card.name)}"))
         remove.setObjectName("remove")
         remove.clicked.connect(lambda: self.removed.emit(card.key))
 
         top = QHBoxLayout()
         top.setSpacing(6)
         top.addWidget(_Badge(card.type or "?"))
-        top.addWidget(_ElidedLabel(card.name), 1)
+        top.addWidget(_ElidedLabel(printable(card.name)), 1)
         top.addWidget(remove)
 
         layout = QVBoxLayout(self)

@@ -285,3 +285,24 @@ def test_attach_and_cancel_buttons(qtbot, panel: DocumentsPanel) -> None:
         qtbot.mouseClick(buttons["Attach…"], Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(panel.cancel_requested, timeout=1000):
         qtbot.mouseClick(buttons["Cancel"], Qt.MouseButton.LeftButton)
+
+
+def test_a_card_shows_a_hostile_file_name_as_written(qtbot) -> None:
+    """Control characters escaped, markup drawn as text: in the label and in both tooltips."""
+    from PySide6.QtGui import QTextDocument
+    from PySide6.QtWidgets import QLabel, QToolButton
+
+    panel = DocumentsPanel()
+    qtbot.addWidget(panel)
+    name = "<b>deal</b>\x1b[2J.pdf"
+    panel.set_cards([_card("k1", name=name)])
+    shown = r"<b>deal</b>\x1b[2J.pdf"
+    label = next(w for w in panel.findChildren(QLabel) if w.toolTip() and "deal" in w.toolTip())
+    assert label.textFormat() == Qt.TextFormat.PlainText
+    tips = [label.toolTip(), panel.findChild(QToolButton).toolTip()]
+    rendered = []
+    for tip in tips:
+        doc = QTextDocument()
+        doc.setHtml(tip)  # what Qt draws for a tooltip it takes as rich text
+        rendered.append(doc.toPlainText())
+    assert rendered == [shown, f"Remove {shown}"]
