@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from desktop_app.core.documents import page_render, render_service
+from desktop_app.core.documents import page_render, render_service, rendered_page
 from desktop_app.core.documents.matching import normalize, normalize_mapped
 from desktop_app.core.documents.render_service import PageRenderer
 from desktop_app.errors import DocumentError, PasswordRequired
@@ -117,7 +117,7 @@ def test_fit_width_and_the_pixel_cap() -> None:
     doc = pdfium.PdfDocument(make_pdf(["One line."]))
     assert page_render.render(doc, 0, 1.0, None, fit_width=900).width == 900
     huge = page_render.render(doc, 0, 100.0, None)
-    assert huge.width * huge.height <= page_render.MAX_PIXELS
+    assert huge.width * huge.height <= rendered_page.MAX_PIXELS
 
 
 def test_the_render_child_caches_pages_and_keeps_passwords_in_memory(tmp_path: Path) -> None:

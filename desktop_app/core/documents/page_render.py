@@ -16,37 +16,14 @@ from __future__ import annotations
 
 import ctypes
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from desktop_app.core.documents.places import quote_span
+from desktop_app.core.documents.rendered_page import MAX_PIXELS, Box, RenderedPage
 from desktop_app.errors import DocumentError, PasswordRequired, printable
-
-#: No bitmap beyond this many pixels (a page at 8x zoom on a 4K screen is well below);
-#: a hostile page size would otherwise ask for gigabytes.
-MAX_PIXELS = 40_000_000
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class RenderedPage:
-    #: BGRx pixels, `stride` bytes a row (Qt's Format_RGB32 on little-endian machines).
-    pixels: bytes
-    width: int
-    height: int
-    stride: int
-    #: The scale used (pixels per PDF point), after the MAX_PIXELS cap.
-    scale: float
-    page_count: int
-    #: Boxes (left, top, right, bottom) in bitmap pixels around the quote's characters.
-    highlights: tuple[Box, ...]
-    #: False for a page with no text layer (a scan): nothing can be highlighted.
-    has_text: bool
-    render_ms: float
 
 
 def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:

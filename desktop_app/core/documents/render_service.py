@@ -22,13 +22,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from desktop_app.core.documents import isolated
+from desktop_app.core.documents import isolated, rendered_page
+from desktop_app.core.documents.rendered_page import MalformedAnswer, RenderedPage
 from desktop_app.errors import DocumentError, PasswordRequired, printable
-
-if TYPE_CHECKING:  # the app itself never imports PDFium
-    from desktop_app.core.documents.page_render import RenderedPage
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
 CHILD_FLAG = "--folio-render"
@@ -90,33 +88,38 @@ class PageRenderer:
             self._cached_bytes -= len(old.pixels)
 
     def _ask(self, request: dict, name: str) -> RenderedPage:
+        """Send `request`, read the answer; anything the child sends is checked before use
+        (rendered_page.py), and a child that hangs, dies or lies is stopped."""
         child = self._child if self._child and self._child.poll() is None else self._start()
         assert child.stdin is not None and child.stdout is not None
         hung = threading.Event()
         timer = threading.Timer(self._time_limit_s, lambda: (hung.set(), child.kill()))
         timer.start()
-        header, pixels = None, None
         try:
             child.stdin.write((json.dumps(request) + "\n").encode())
             child.stdin.flush()
-            header = json.loads(child.stdout.readline() or "null")
-            if isinstance(header, dict) and "error" not in header:
-                pixels = _read_exactly(child.stdout, header.pop("bytes"))
-        except (OSError, ValueError):
-            header = None
-        finally:
-            timer.cancel()
-        if not isinstance(header, dict) or ("error" not in header and pixels is None):
+            line = child.stdout.readline(rendered_page.MAX_HEADER_BYTES + 1)
+            if not line:
+                raise EOFError  # it died (out of memory, a crash, killed) before answering
+            untrusted = rendered_page.header(line)
+            if "error" in untrusted:
+                rendered_page.raise_child_error(untrusted)
+            untrusted_pixels = _read_exactly(child.stdout, rendered_page.pixel_bytes(untrusted))
+            return rendered_page.page(untrusted, untrusted_pixels)
+        except (OSError, EOFError, MalformedAnswer) as exc:
             self._stop()
             if hung.is_set():
-                raise DocumentError(f"Showing a page of {name} took too long; it was stopped.")
-            raise DocumentError(f"Showing a page of {name} failed: the renderer stopped.")
-        if "error" in header:
-            isolated.raise_error(header)
-        from desktop_app.core.documents.page_render import RenderedPage
-
-        header["highlights"] = tuple(tuple(b) for b in header["highlights"])
-        return RenderedPage(pixels=pixels, **header)
+                raise DocumentError(
+                    f"Showing a page of {name} took too long; it was stopped."
+                ) from None
+            if isinstance(exc, MalformedAnswer):
+                raise DocumentError(
+                    f"Showing a page of {name} failed: the renderer sent a malformed answer "
+                    f"({exc}); it was restarted."
+                ) from None
+            raise DocumentError(f"Showing a page of {name} failed: the renderer stopped.") from None
+        finally:
+            timer.cancel()
 
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, FOLIO_RENDER_MEMORY=str(MEMORY_LIMIT_BYTES))
@@ -139,9 +142,11 @@ class PageRenderer:
             isolated.stop(child)
 
 
-def _read_exactly(stream: IO[bytes], count: int) -> bytes | None:
+def _read_exactly(stream: IO[bytes], count: int) -> bytes:
     data = stream.read(count)
-    return data if len(data) == count else None
+    if len(data) != count:
+        raise EOFError  # it died while sending them
+    return data
 
 
 # --- the child ---------------------------------------------------------------------------
