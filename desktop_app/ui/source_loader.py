@@ -5,12 +5,17 @@ child (core/documents/render_service.py): both would stall the window. One worke
 does them; only the newest request is kept, so paging quickly through a long document
 draws the page the user stopped at, not every page on the way. Results come back as queued
 signals carrying the request's number, and the pane ignores any but its latest.
+
+A document not in the extraction cache (an encrypted one never is) is parsed in the reader
+child, with its limits, never in the app; the last few stay in memory for the next click
+(a 10,000-page encrypted PDF took 14 s to parse, on every click).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +30,9 @@ from desktop_app.core.documents.render_service import PageRenderer
 from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)
+
+#: Documents the pane keeps in memory between clicks.
+KEPT_DOCUMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class SourceLoader(QObject):
         super().__init__(parent)
         self._password = password
         self.renderer = PageRenderer()
+        self._documents: OrderedDict[tuple, Document] = OrderedDict()
         self._wake = threading.Condition()
         self._pending: tuple[int, Request] | None = None
         self._closed = False
@@ -106,10 +115,28 @@ class SourceLoader(QObject):
                 log.exception("showing a source failed")
                 self.failed.emit(number, "This page could not be shown (see the log).")
 
+    def _load(self, path: str, password: str | None) -> Document:
+        """The document at `path`: kept from an earlier click while the file is unchanged,
+        else from the extraction cache, else parsed in the reader child."""
+        try:
+            stat = Path(path).stat()
+            key = (path, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = None  # load says what is wrong with it
+        if key is not None and (kept := self._documents.get(key)) is not None:
+            self._documents.move_to_end(key)
+            return kept
+        doc = documents.load(path, password, isolated=True)
+        if key is not None:
+            self._documents[key] = doc
+            while len(self._documents) > KEPT_DOCUMENTS:
+                self._documents.popitem(last=False)
+        return doc
+
     def _fetch(self, request: Request) -> Shown | None:
         if request.locator is not None:
             place = find_place(
-                request.paths, request.locator, request.document, documents.load, self._password
+                request.paths, request.locator, request.document, self._load, self._password
             )
             if place is None:
                 raise FolioError(
@@ -117,7 +144,7 @@ class SourceLoader(QObject):
                 )
         else:
             assert request.path is not None
-            place = Place(request.path, documents.load(request.path, self._password(request.path)),
+            place = Place(request.path, self._load(request.path, self._password(request.path)),
                           request.index)  # fmt: skip
         path = place.path
         if not place.is_pdf:

@@ -226,3 +226,32 @@ def test_retrieval_mode_a_page_the_model_was_not_given_is_marked(qtbot, lease: M
     assert lease.source.verdict.text() == (
         "⚠ Page 3 was not among the passages the model was given: it cannot have read it here."
     )
+
+
+def test_an_encrypted_pdf_is_parsed_in_the_child_once_never_in_the_app(
+    qtbot, make_window, tmp_path: Path, monkeypatch
+) -> None:
+    """Encrypted documents are never in the extraction cache: the pane parsed them with
+    pypdf inside the app, on every click (14 s each for 10,000 pages)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from desktop_app.core import documents
+    from desktop_app.core.documents import isolated
+    from tests.fixtures.pdf_factory import encrypt
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("secret", True))
+    window = _ask(qtbot, make_window, tmp_path, ANSWER, "locked.pdf",
+                  encrypt(make_pdf(PAGES), "secret"))  # fmt: skip
+    in_app, in_child = [], []
+    real_child = isolated.extract
+    monkeypatch.setattr(documents, "_extract", lambda *a: in_app.append(a))
+    monkeypatch.setattr(
+        isolated, "extract", lambda *a, **k: in_child.append(a) or real_child(*a, **k)
+    )
+    links = _links(window)
+    first = _click(qtbot, window, links[0])
+    assert (first.index, len(first.highlights)) == (1, 1)
+    assert window.source.title.text() == "locked.pdf — Page 2"
+    second = _click(qtbot, window, links[1])  # another page of it: nothing read again
+    assert second.index == 2 and second.image is not None
+    assert (len(in_app), len(in_child)) == (0, 1)
