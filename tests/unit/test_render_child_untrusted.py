@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.documents import isolated, render_service, rendered_page
+from desktop_app.core.documents import child_answers, isolated, render_service, rendered_page
 from desktop_app.core.documents.render_service import PageRenderer
 from desktop_app.errors import DocumentError, PasswordRequired
 
@@ -160,7 +160,7 @@ def test_the_child_s_errors_come_back_as_the_app_s_own(fake_child, pdf) -> None:
         with pytest.raises(DocumentError) as missing:
             renderer.render(pdf, 9, 1.0, None)
         assert str(missing.value).startswith("Page 9 of lease.pdf does not exist. and more")
-        assert len(str(missing.value)) == rendered_page.MAX_ERROR_CHARS
+        assert len(str(missing.value)) == child_answers.MAX_MESSAGE_CHARS
         assert renderer._child is not None  # an honest error keeps the child
     finally:
         renderer.close()

@@ -104,7 +104,9 @@ def load(
     if isolated:
         from desktop_app.core.documents import isolated as child
 
-        return child.extract(p, password, max_bytes, progress=progress, cancel=cancel)
+        return child.extract(
+            p, password, max_bytes, sha256=sha256, progress=progress, cancel=cancel
+        )
     name = printable(p.name)  # messages quote it; sniff reads only its suffix
     kind = detect_type(data, name)
     extracted: Extracted = _extract(data, kind, name, password, progress)

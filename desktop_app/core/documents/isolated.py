@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop_app.core.documents.model import Document, Unit
+from desktop_app.core.documents import child_answers
+from desktop_app.core.documents.model import Document
 from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
@@ -47,13 +48,16 @@ def extract(
     password: str | None,
     max_bytes: int,
     *,
+    sha256: str,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     time_limit_s: float = TIME_LIMIT_S,
     memory_limit_bytes: int = MEMORY_LIMIT_BYTES,
 ) -> Document:
     """`documents.load(path)` in a child process. Raises what `load` raises, `Cancelled`
-    when `cancel` is set, and `DocumentError` when a limit is hit or the child dies."""
+    when `cancel` is set, and `DocumentError` when a limit is hit, the child dies or its
+    answer is malformed (child_answers.py). `sha256`: of the bytes the caller read; the
+    document carries it and the caller's `path`, never what the child says they are."""
     command = child_command(CHILD_FLAG, __name__)
     env = dict(os.environ, FOLIO_EXTRACT_MEMORY=str(memory_limit_bytes))
     # Windows has no nice(): the child starts below normal priority instead.
@@ -63,25 +67,35 @@ def extract(
         env=env, text=True, encoding="utf-8", creationflags=flags,
     )  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
-    request = {"path": str(path), "password": password, "max_bytes": max_bytes}
+    request = {"path": str(path), "password": password, "max_bytes": max_bytes, "sha256": sha256}
     child.stdin.write(json.dumps(request) + "\n")
     child.stdin.close()
     watchdog = _Watchdog(child, cancel, time_limit_s)
+    limit = child_answers.line_limit(max_bytes)
+    malformed = False
     try:
-        for line in child.stdout:
-            message = json.loads(line)
-            if "progress" in message and progress is not None:
-                progress(*message["progress"])
-            elif "document" in message:
-                return _document(message["document"])
-            elif "error" in message:
-                raise_error(message)
+        while line := child.stdout.readline(limit + 1):
+            untrusted = child_answers.message(line, limit)
+            if "progress" in untrusted:
+                done, total = child_answers.progress(untrusted["progress"])
+                if progress is not None:
+                    progress(done, total)
+            elif "document" in untrusted:
+                return child_answers.document(untrusted["document"], path, sha256)
+            elif "error" in untrusted:
+                child_answers.raise_error(untrusted)
+            else:
+                raise child_answers.MalformedAnswer("unknown message")
+    except child_answers.MalformedAnswer:
+        malformed = True
     finally:
         watchdog.stop()
         stop(child)
     if watchdog.cancelled:
         raise Cancelled
     name = printable(path.name)
+    if malformed:
+        raise DocumentError(f"Reading {name} failed: the reader sent a malformed answer.")
     if watchdog.timed_out:
         raise DocumentError(f"Reading {name} took longer than {time_limit_s / 60:.0f} minutes.")
     if child.returncode is not None and child.returncode < 0:
@@ -147,20 +161,6 @@ def stop(child: subprocess.Popen) -> None:
         child.wait()
 
 
-def _document(data: dict) -> Document:
-    return Document(
-        path=Path(data["path"]), sha256=data["sha256"], title=data["title"], type=data["type"],
-        units=tuple(Unit(**u) for u in data["units"]), warnings=tuple(data["warnings"]),
-    )  # fmt: skip
-
-
-def raise_error(message: dict) -> None:
-    """A child's `{"error": …}` answer as the exception `load` would have raised."""
-    if message.get("password"):
-        raise PasswordRequired(message["error"], wrong_password=message["wrong_password"])
-    raise DocumentError(message["error"])
-
-
 # --- the child ---------------------------------------------------------------------------
 
 
@@ -194,8 +194,12 @@ def child_main() -> int:
         name = printable(Path(request["path"]).name)
         send({"error": f"Reading {name} needed too much memory."})
         return 0
+    if doc.sha256 != request["sha256"]:  # what was parsed is not what the app hashed
+        name = printable(Path(request["path"]).name)
+        send({"error": f"{name} changed while it was being read; open it again."})
+        return 0
     send({"document": {
-        "path": str(doc.path), "sha256": doc.sha256, "title": doc.title, "type": doc.type,
+        "title": doc.title, "type": doc.type,
         "units": [u.as_dict() for u in doc.units], "warnings": list(doc.warnings),
     }})  # fmt: skip
     return 0

@@ -24,8 +24,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
-from desktop_app.core.documents import isolated, rendered_page
-from desktop_app.core.documents.rendered_page import MalformedAnswer, RenderedPage
+from desktop_app.core.documents import child_answers, isolated, rendered_page
+from desktop_app.core.documents.child_answers import MalformedAnswer
+from desktop_app.core.documents.rendered_page import RenderedPage
 from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
@@ -103,7 +104,7 @@ class PageRenderer:
                 raise EOFError  # it died (out of memory, a crash, killed) before answering
             untrusted = rendered_page.header(line)
             if "error" in untrusted:
-                rendered_page.raise_child_error(untrusted)
+                child_answers.raise_error(untrusted)
             untrusted_pixels = _read_exactly(child.stdout, rendered_page.pixel_bytes(untrusted))
             return rendered_page.page(untrusted, untrusted_pixels)
         except (OSError, EOFError, MalformedAnswer) as exc:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.core.documents.child_answers import MalformedAnswer
 
 #: No bitmap beyond this many pixels (a page at 8x zoom on a 4K screen is well below);
 #: a hostile page size would otherwise ask for gigabytes. The child caps its scale by it.
@@ -29,7 +29,6 @@ MAX_HIGHLIGHTS = 4096
 MAX_PAGES = 10_000_000
 #: PDFium pads rows to at most 4 bytes beyond 4 a pixel; allow some slack, not gigabytes.
 MAX_ROW_PADDING = 64
-MAX_ERROR_CHARS = 2000
 
 Box = tuple[float, float, float, float]
 
@@ -51,10 +50,6 @@ class RenderedPage:
     render_ms: float
 
 
-class MalformedAnswer(Exception):
-    """The child's answer broke the protocol: stop it, never use what it sent."""
-
-
 def header(untrusted_line: bytes) -> dict[str, Any]:
     """The header line as a dict (a line read with at most MAX_HEADER_BYTES + 1 bytes)."""
     if len(untrusted_line) > MAX_HEADER_BYTES or not untrusted_line.endswith(b"\n"):
@@ -66,17 +61,6 @@ def header(untrusted_line: bytes) -> dict[str, Any]:
     if not isinstance(untrusted, dict):
         raise MalformedAnswer("header is not an object")
     return untrusted
-
-
-def raise_child_error(untrusted: dict[str, Any]) -> None:
-    """An `{"error": …}` header as the exception the app would have raised itself."""
-    message = untrusted.get("error")
-    if set(untrusted) - {"error", "password", "wrong_password"} or not isinstance(message, str):
-        raise MalformedAnswer("malformed error")
-    message = message[:MAX_ERROR_CHARS]
-    if untrusted.get("password") is True:
-        raise PasswordRequired(message, wrong_password=untrusted.get("wrong_password") is True)
-    raise DocumentError(message)
 
 
 def pixel_bytes(untrusted: dict[str, Any]) -> int:
