@@ -257,3 +257,24 @@ def test_any_bytes_give_units_or_a_document_error(data: bytes, kind: str):
         return
     assert isinstance(ex, Extracted)
     assert all(isinstance(u.text, str) and "\r" not in u.text for u in ex.units)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "note"),
+    [
+        ("cp1252", "Café résumé, naïve façade … €1.500 pour le déjeuner."),
+        ("cp1252", "Note: Café résumé … €1.500"),
+        ("cp1252", "Perché è già pagato? Sì, 1.500 € in totale."),
+        ("cp1252", "Één café, privé: € 12,50 per maand."),
+        ("cp1252", "El niño pagó 1.500 € por el café en Málaga."),
+        ("cp1251", "Привет, как дела? Оплата 1500 руб. до пятницы."),
+        ("cp1251", "Дома сад и лес."),  # as cp1252 every letter is a Western one: "Äîìà"
+        ("cp1250", "Zażółć gęślą jaźń, płatność 1500 zł."),
+        ("cp1250", "Příliš žluťoučký kůň úpěl ďábelské ódy."),
+        ("cp1253", "Καλημέρα, η πληρωμή είναι 1500 €."),
+    ],
+)
+def test_a_short_legacy_note_is_read_in_its_own_encoding(encoding: str, note: str) -> None:
+    """The French, Italian ones came out Baltic ("Cafķ rķsumķ … Ć1.500") or Central
+    European ("č giŕ"); the others must not turn Western in exchange."""
+    assert decode_text(note.encode(encoding), "note.txt") == note

@@ -97,6 +97,15 @@ def _sample(data: bytes, first_bad: int) -> bytes:
 
 #: Below this many non-ASCII bytes, there is too little to guess an encoding from.
 _FEW_NON_ASCII = 4
+#: Below this many, a statistical guess is still weak: a French note ("Café résumé …
+#: 1.500 €") came out as Baltic cp775 ("Cafķ rķsumķ … Ć1.500").
+_SHORT_NON_ASCII = 64
+#: What Western European text (the languages of cp1252) writes beyond ASCII: accented
+#: letters, the euro sign, typographic punctuation. Not the ones a cp1250 or cp1251 text
+#: misread as cp1252 is full of (¹ ³ ¿ ð þ, and words made only of accented letters).
+_WESTERN = frozenset(
+    "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßœšžÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝŒŠŽŸ€…–—‘’“”„«»°§•·"
+)
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -107,6 +116,16 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
+def _looks_western(text: str) -> bool:
+    """Whether `text` reads as Western European: every non-ASCII character one such a
+    language writes, and words mostly of plain letters ("déjeuner", not "Ïðèâåò")."""
+    if not all(c in _WESTERN for c in text if not c.isascii()):
+        return False
+    words = [w for w in re.findall(r"\w+", text) if not w.isascii()]
+    accented = sum(not c.isascii() for w in words for c in w)
+    return accented <= 0.4 * sum(len(w) for w in words)
+
+
 def _guess_encodings(sample: bytes) -> list[str]:
     """Encodings for `sample`, likeliest first; empty if it is no text at all."""
     as_utf8 = sample.decode("utf-8", errors="replace")
@@ -114,10 +133,13 @@ def _guess_encodings(sample: bytes) -> list[str]:
     good = len(as_utf8) - len(as_utf8.encode("ascii", errors="ignore")) - bad
     if good > 8 * bad:
         return ["utf-8"]  # UTF-8 with a stray byte or a cut-off last character
-    if sum(byte >= 0x80 for byte in sample) < _FEW_NON_ASCII and _decodes(sample, "cp1252"):
-        # A note with a "€" or two gives a statistical guesser nothing to go on ("5 €" came
-        # out as Cyrillic "5 А"): take the commonest legacy encoding, Windows' Western one.
-        return ["cp1252"]
+    non_ascii = sum(byte >= 0x80 for byte in sample)
+    if non_ascii < _SHORT_NON_ASCII and _decodes(sample, "cp1252"):
+        # A short note gives a statistical guesser little to go on ("5 €" came out as
+        # Cyrillic "5 А"): when it reads as Western text in Windows' Western encoding, the
+        # commonest legacy one, take that.
+        if non_ascii < _FEW_NON_ASCII or _looks_western(sample.decode("cp1252")):
+            return ["cp1252"]
     matches = list(from_bytes(sample))
     if not matches:
         return []
