@@ -79,7 +79,7 @@ class Guard:
             headers = _headers(scope)
             self._check_caller(headers)
             if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-                await Response(status_code=204)(scope, receive, _preflight(send))
+                await Response(status_code=204)(scope, receive, _adding(_PREFLIGHT_HEADERS, send))
                 return
             self._check_key(headers)
             if scope["method"] == "POST":
@@ -142,25 +142,19 @@ class Guard:
         origin = self._allowed_origin
         if origin is None:
             return send
-        extra = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"origin")]
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        return send_with_cors
+        cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"origin")]
+        return _adding(cors, send)
 
 
-def _preflight(send: Send) -> Send:
-    """`send` with the preflight's answer: the methods and headers a page may use."""
+def _adding(extra: list[tuple[bytes, bytes]], send: Send) -> Send:
+    """`send`, with `extra` headers on the response (CORS, a preflight's answer)."""
 
-    async def send_preflight(message: Message) -> None:
+    async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), *_PREFLIGHT_HEADERS]
+            message["headers"] = [*message.get("headers", []), *extra]
         await send(message)
 
-    return send_preflight
+    return send_with_headers
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -22,6 +22,7 @@ from desktop_app.core.chat.retrieval import (
     IndexCancelled,
     PassageIndex,
     _split,
+    until_cancelled,
 )
 from desktop_app.core.chat.session_host import SessionHost
 from desktop_app.core.documents.model import Document, Unit
@@ -178,7 +179,7 @@ def test_cancel_stops_indexing_a_large_document_within_a_second():
         return len(piece) // 4
 
     with pytest.raises(IndexCancelled, match="stopped while its documents were prepared"):
-        PassageIndex([_document(text)], count, cancel)
+        PassageIndex([_document(text)], until_cancelled(count, cancel))
     stopped_s = time.perf_counter() - set_at
     assert stopped_s < 1.0
     assert calls < 2000 + 2 * 256, "it went on cutting and counting after Cancel"

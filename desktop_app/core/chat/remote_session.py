@@ -70,9 +70,10 @@ class RemoteSession(AskingSession):
             # server per passage would take minutes for a long document.
             chars = sum(len(d.model_text()) for d in documents)
             ratio = sum(plan.document_tokens) / chars if chars else 1 / CHARS_PER_TOKEN
-            index = PassageIndex(
-                documents, lambda t: math.ceil(len(t) * ratio * ESTIMATE_MARGIN), cancel
+            estimate = until_cancelled(
+                lambda t: math.ceil(len(t) * ratio * ESTIMATE_MARGIN), cancel
             )
+            index = PassageIndex(documents, estimate)
         conversation = Conversation.planned(settings.system_prompt, documents, plan.mode == "whole")
         conversation.turns = list(turns)
         return cls(server, conversation, settings, plan, index)

@@ -9,7 +9,6 @@ in document order, so the model reads them as the document runs.
 
 from __future__ import annotations
 
-import itertools
 import re
 import sqlite3
 import threading
@@ -20,8 +19,6 @@ from desktop_app.core.documents.model import Document
 
 #: Passages are cut near this many characters (roughly 250-400 tokens).
 PASSAGE_CHARS = 1200
-#: Passages cut, counted and indexed between two looks at the cancel event.
-_BATCH = 256
 
 #: English stemming (so "terminate" finds "termination"), accents ignored.
 _TOKENIZER = "tokenize='porter unicode61 remove_diacritics 2'"
@@ -141,7 +138,8 @@ def until_cancelled(
     count: Callable[[str], int], cancel: threading.Event | None
 ) -> Callable[[str], int]:
     """`count`, raising `IndexCancelled` once `cancel` is set: tokenizing a long document
-    (in pieces, see context_plan.count_text) is most of what opening it costs."""
+    (in pieces, see context_plan.count_text, then passage by passage for the index) is most
+    of what opening it costs, so this is where Cancel and Quit stop the open."""
     if cancel is None:
         return count
 
@@ -156,16 +154,11 @@ def until_cancelled(
 class PassageIndex:
     """bm25 search over the passages of some documents."""
 
-    def __init__(
-        self,
-        documents: Sequence[Document],
-        count_tokens: Callable[[str], int],
-        cancel: threading.Event | None = None,
-    ) -> None:
-        """Cut, count and index every passage. `cancel` is looked at every `_BATCH`
-        passages (milliseconds apart): a 50 MB document takes seconds, and the session
-        opens on the engine thread that Cancel and Quit wait for. Raises `IndexCancelled`."""
-        self.passages: list[Passage] = []
+    def __init__(self, documents: Sequence[Document], count_tokens: Callable[[str], int]) -> None:
+        """Cut, count and index every passage. A 50 MB document takes seconds on the engine
+        thread that Cancel and Quit wait for: give a counter from `until_cancelled`, and its
+        `IndexCancelled` ends the build between two passages."""
+        self.passages = list(_passages(documents, count_tokens))
         #: (document, locator) of every passage given to the model so far in this session:
         #: in retrieval mode a citation can only rest on these.
         self.sent: set[tuple[str, str]] = set()
@@ -173,16 +166,10 @@ class PassageIndex:
         self._db.execute(
             f"CREATE VIRTUAL TABLE passages USING fts5(text, locator UNINDEXED, {_TOKENIZER})"
         )
-        passages = _passages(documents, count_tokens)
-        while batch := list(itertools.islice(passages, _BATCH)):
-            if cancel is not None and cancel.is_set():
-                self._db.close()
-                raise IndexCancelled(STOPPED)
-            self._db.executemany(
-                "INSERT INTO passages(rowid, text) VALUES (?, ?)",
-                ((p.order, f"{p.locator}\n{p.text}") for p in batch),
-            )
-            self.passages += batch
+        self._db.executemany(
+            "INSERT INTO passages(rowid, text) VALUES (?, ?)",
+            ((p.order, f"{p.locator}\n{p.text}") for p in self.passages),
+        )
 
     def search(self, question: str, budget_tokens: int) -> list[Passage]:
         """The most relevant passages that fit in `budget_tokens`, in document order.

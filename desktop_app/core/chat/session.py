@@ -83,7 +83,7 @@ class ChatSession(AskingSession):
                 count_tokens=count,
                 n_ctx_override=n_ctx or settings.n_ctx,
             )  # fmt: skip
-            index = PassageIndex(documents, count, cancel) if plan.mode == "retrieval" else None
+            index = PassageIndex(documents, count) if plan.mode == "retrieval" else None
         conversation = Conversation.planned(settings.system_prompt, documents, plan.mode == "whole")
         config = EngineConfig(
             model_path=model_path,

@@ -37,15 +37,26 @@ def line_limit(max_bytes: int) -> int:
     return max(LINE_CHARS_PER_FILE_BYTE * max_bytes, MIN_LINE_CHARS)
 
 
-def message(untrusted_line: str, limit: int) -> dict[str, Any]:
-    """One protocol line (read with at most `limit` + 1 characters) as a dict."""
-    if len(untrusted_line) > limit or not untrusted_line.endswith("\n"):
-        raise MalformedAnswer("line too long or cut short")
+def json_line(untrusted_line: str | bytes, limit: int, what: str = "line") -> dict[str, Any]:
+    """A child's line (read with at most `limit` + 1 characters or bytes) as a JSON object;
+    either child's protocol (extraction here, rendering in rendered_page.py) starts so.
+    `what` names the line in the error (the log and the renderer's message say it)."""
+    newline = "\n" if isinstance(untrusted_line, str) else b"\n"
+    if len(untrusted_line) > limit or not untrusted_line.endswith(newline):
+        raise MalformedAnswer(f"{what} too long or cut short")
     try:
         untrusted = json.loads(untrusted_line)
     except (ValueError, RecursionError):
-        raise MalformedAnswer("not JSON") from None
-    if not isinstance(untrusted, dict) or len(untrusted) != 1 and "error" not in untrusted:
+        raise MalformedAnswer(f"{what} is not JSON") from None
+    if not isinstance(untrusted, dict):
+        raise MalformedAnswer(f"{what} is not an object")
+    return untrusted
+
+
+def message(untrusted_line: str, limit: int) -> dict[str, Any]:
+    """One line of the extraction child: one kind of message (an error may carry more)."""
+    untrusted = json_line(untrusted_line, limit)
+    if len(untrusted) != 1 and "error" not in untrusted:
         raise MalformedAnswer("not a protocol message")
     return untrusted
 

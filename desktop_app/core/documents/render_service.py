@@ -102,7 +102,7 @@ class PageRenderer:
             line = child.stdout.readline(rendered_page.MAX_HEADER_BYTES + 1)
             if not line:
                 raise EOFError  # it died (out of memory, a crash, killed) before answering
-            untrusted = rendered_page.header(line)
+            untrusted = child_answers.json_line(line, rendered_page.MAX_HEADER_BYTES, "header line")
             if "error" in untrusted:
                 child_answers.raise_error(untrusted)
             untrusted_pixels = _read_exactly(child.stdout, rendered_page.pixel_bytes(untrusted))

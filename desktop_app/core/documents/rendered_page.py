@@ -13,7 +13,6 @@ This module imports no PDFium: the app uses it, the child fills `RenderedPage` i
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -48,19 +47,6 @@ class RenderedPage:
     #: False for a page with no text layer (a scan): nothing can be highlighted.
     has_text: bool
     render_ms: float
-
-
-def header(untrusted_line: bytes) -> dict[str, Any]:
-    """The header line as a dict (a line read with at most MAX_HEADER_BYTES + 1 bytes)."""
-    if len(untrusted_line) > MAX_HEADER_BYTES or not untrusted_line.endswith(b"\n"):
-        raise MalformedAnswer("header line too long or cut short")
-    try:
-        untrusted = json.loads(untrusted_line)
-    except (ValueError, RecursionError):
-        raise MalformedAnswer("header is not JSON") from None
-    if not isinstance(untrusted, dict):
-        raise MalformedAnswer("header is not an object")
-    return untrusted
 
 
 def pixel_bytes(untrusted: dict[str, Any]) -> int:

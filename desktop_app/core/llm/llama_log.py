@@ -17,6 +17,7 @@ context manager that leaves the streams alone.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 
@@ -46,18 +47,10 @@ def _forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         log.log(_last_level, "%s", message)
 
 
-class _StreamsUntouched:
+def _streams_untouched(disable: bool = True) -> contextlib.nullcontext[None]:
     """Stands in for llama-cpp-python's `suppress_stdout_stderr(disable=...)`: nothing to
     hide, since llama.cpp's output goes through `_forward` (see the module docstring)."""
-
-    def __init__(self, disable: bool = True) -> None:
-        del disable
-
-    def __enter__(self) -> _StreamsUntouched:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    return contextlib.nullcontext()
 
 
 def route_llama_logs() -> None:
@@ -67,4 +60,4 @@ def route_llama_logs() -> None:
 
     llama_cpp.llama_log_set(_forward, ctypes.c_void_p(0))
     for module in (llama, _internals, llama_chat_format):
-        module.suppress_stdout_stderr = _StreamsUntouched
+        module.suppress_stdout_stderr = _streams_untouched
