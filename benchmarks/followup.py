@@ -31,9 +31,9 @@ from desktop_app.core.hardware.backends import ensure_loaded  # noqa: E402
 ensure_loaded()  # the build's CPU/GPU modules, as the app loads them
 
 from desktop_app import settings as settings_mod  # noqa: E402
-from desktop_app.core import documents  # noqa: E402
 from desktop_app.core.chat.conversation import Attachment, document_block  # noqa: E402
 from desktop_app.core.chat.session import ChatSession  # noqa: E402
+from desktop_app.core.documents.library import DocumentLibrary  # noqa: E402
 from desktop_app.core.llm.events import Done  # noqa: E402
 from tests.fixtures.gguf_factory import QWEN35_0_8B_SHAPE, write_tiny_qwen35  # noqa: E402
 
@@ -85,7 +85,7 @@ def baseline(path: Path, doc: Path, system: str) -> list[float]:
 
 def folio(path: Path, doc: Path) -> tuple[list[float], int]:
     settings = settings_mod.load()
-    session = ChatSession.open(path, settings, [documents.load(doc)], n_ctx=N_CTX)
+    session = ChatSession.open(path, settings, [DocumentLibrary().read(doc)], n_ctx=N_CTX)
     ttft = []
     try:
         assert session.plan.mode == "whole", session.plan.summary()
@@ -117,7 +117,7 @@ def main() -> None:
         system = (
             settings_mod.load().system_prompt
             + "\n\n"
-            + document_block([Attachment(doc.name, documents.load(doc).model_text())])
+            + document_block([Attachment(doc.name, DocumentLibrary().read(doc).model_text())])
         )
         base = baseline(path, doc, system)
         ours, doc_tokens = folio(path, doc)

@@ -172,19 +172,30 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ extract
 def load_document(path: str, password: str | None, settings: Settings) -> Document:
-    """Load a document, asking for its password on a terminal when it has one."""
-    from desktop_app.core import documents
-    from desktop_app.errors import PasswordRequired
+    """Read a document as the window does (parsed in the reader child, with its limits and
+    OCR), asking for its password on a terminal when it has one."""
+    from desktop_app.core.documents.library import DocumentLibrary, NeedsPassword
 
+    library = DocumentLibrary(settings.max_document_bytes, settings.ocr_languages)
     while True:
-        try:
-            return documents.load(path, password, max_bytes=settings.max_document_bytes)
-        except PasswordRequired as exc:
-            if not sys.stdin.isatty():
-                raise FolioError(f"{exc} Pass it with --password.") from None
-            if exc.wrong_password:
-                print(f"folio: {exc}", file=sys.stderr)
-            password = getpass.getpass(f"Password for {printable(Path(path).name)}: ")
+        found = library.read(path, password, _extract_progress)
+        if not isinstance(found, NeedsPassword):
+            _extract_progress(0, 0, "")
+            return found
+        if not sys.stdin.isatty():
+            raise FolioError(f"{found.message} Pass it with --password.")
+        if password:
+            print(f"folio: {found.message}", file=sys.stderr)
+        password = getpass.getpass(f"Password for {printable(Path(path).name)}: ")
+
+
+def _extract_progress(done: int, total: int, stage: str) -> None:
+    """OCR takes seconds a page: say which page on a terminal (cleared when done)."""
+    if not sys.stderr.isatty():
+        return
+    line = f"reading page {done} of {total} by OCR…" if stage == "ocr" else ""
+    sys.stderr.write(f"\r{line:<60}\r" if line else f"\r{'':<60}\r")
+    sys.stderr.flush()
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -52,9 +52,9 @@ def collect(paths: list[str]) -> list[Path]:
 def cmd_summarize(args: argparse.Namespace) -> int:
     from desktop_app import settings as settings_mod
     from desktop_app.atomic import write_bytes
-    from desktop_app.core import documents
     from desktop_app.core.chat.summarize import PROMPT, Summarizer
     from desktop_app.core.documents.isolated import Cancelled
+    from desktop_app.core.documents.library import DocumentLibrary, NeedsPassword
     from desktop_app.core.models.locator import resolve_model
 
     files = collect(args.paths)
@@ -68,6 +68,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if args.out else None
     manifest = _read_manifest(out)
     summarizer = Summarizer(model_path, settings, prompt)
+    library = DocumentLibrary(settings.max_document_bytes, settings.ocr_languages)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())  # Ctrl+C: stop this file, keep the rest
     failed = skipped = done = 0
@@ -79,15 +80,15 @@ def cmd_summarize(args: argparse.Namespace) -> int:
             label = f"[{i}/{len(files)}] {printable(path.name)}"
             key = {"prompt": prompt, "model": model_path.name}
             target = out / f"{path.stem}.md" if out else None
-            sha = _sha256(path)
-            record = {**key, "sha256": sha}
-            if sha and target and target.exists() and manifest.get(path.name) == record:
-                skipped += 1
-                print(f"{label}: unchanged, skipped", file=sys.stderr)
-                continue
             try:
-                doc = documents.load(path, max_bytes=settings.max_document_bytes, isolated=True,
-                                     cancel=cancel)  # fmt: skip
+                doc = library.read(path, cancel=cancel)  # a cache hit when summarized before
+                if isinstance(doc, NeedsPassword):
+                    raise FolioError(f"{doc.message} (summarize reads no encrypted files)")
+                record = {**key, "sha256": doc.sha256}
+                if target and target.exists() and manifest.get(path.name) == record:
+                    skipped += 1
+                    print(f"{label}: unchanged, skipped", file=sys.stderr)
+                    continue
                 summary = summarizer.summarize(doc, _progress(label, started, i, len(files)),
                                                cancel)  # fmt: skip
             except (FolioError, Cancelled) as exc:
@@ -150,15 +151,3 @@ def _read_manifest(out: Path | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _sha256(path: Path) -> str | None:
-    """The file's sha256, or None when it cannot be read (`load` then says why)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()

@@ -25,6 +25,14 @@ class DocumentError(FolioError):
     """A document could not be read."""
 
 
+class ReaderOutOfMemory(DocumentError):
+    """The child reading a document ran out of the memory it is allowed."""
+
+
+class OcrUnavailable(DocumentError):
+    """A page needs OCR and the engine or a language it needs is not installed."""
+
+
 class SettingsError(FolioError):
     """A setting's value cannot be used (the message names the setting and the range)."""
 

@@ -56,6 +56,21 @@ def folio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_parse_in_the_app(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app never parses a document in its own process (the reader child does, with its
+    limits): in every test, a parse in the test's process fails the test, unless the test
+    opts in with `@pytest.mark.parses_in_process` (tests of the parsers themselves)."""
+    if request.node.get_closest_marker("parses_in_process"):
+        return
+    from desktop_app.core import documents
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a document was parsed in the app's process, not in the child")
+
+    monkeypatch.setattr(documents, "parse", refused)
+
+
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     return smollm2_path()

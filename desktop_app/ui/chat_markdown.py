@@ -21,14 +21,16 @@ from PySide6.QtGui import QColor, QFontDatabase, QPalette, QTextDocument
 
 from desktop_app.ui.source_ref import SourceRef
 
+#: A page number, with the mark of a page read by OCR when the model copied it.
 _PAGE = r"(?:\d+|[ivxlcdm]+|[IVXLCDM]+)"
+_OCR = r"(?:\s*·\s*OCR)?"
 _QUOTE = r"\s*:\s*[\"“„](?P<{}>[^\]\n]*?)[\"”]\s*\]"
 _CITATION = re.compile(
     # `[Page 12: "quote"]` and `[§ 4.2: "quote"]` (see core/chat/citations.py): shown as
     # `[Page 12]`, the quote carried in the link for the source view.
-    rf"\[\s*[Pp]age\s+(?P<qp>{_PAGE}){_QUOTE.format('pq')}"
+    rf"\[\s*[Pp]age\s+(?P<qp>{_PAGE}){_OCR}{_QUOTE.format('pq')}"
     rf"|\[\s*§\s*(?P<qs>\d+(?:\.\d+)*){_QUOTE.format('sq')}"
-    rf"|\[[Pp]ages?\s+(?P<bp>{_PAGE})(?:\s*[-–]\s*{_PAGE})?\](?!\()"
+    rf"|\[[Pp]ages?\s+(?P<bp>{_PAGE}){_OCR}(?:\s*[-–]\s*{_PAGE})?\](?!\()"
     r"|\[\s*§\s*(?P<bs>\d+(?:\.\d+)*)\s*\](?!\()"
     r"|\bpp?\.\s?(?P<pp>\d+|[ivxlcdm]+\b)(?:\s?[-–]\s?(?:\d+|[ivxlcdm]+\b))?"
     r"|§§?\s?(?P<sp>\d+(?:\.\d+)*)(?:\s?[-–]\s?\d+(?:\.\d+)*)?"

@@ -37,6 +37,7 @@ from desktop_app.core.chat.controller import ChatController
 from desktop_app.core.chat.export import export_markdown, turns
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ShownMessage
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.models.locator import model_to_load
@@ -79,8 +80,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Folio")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
-        self._build(host)
-        self.controller = ChatController(store, host, self, QtDispatcher(self))
+        # The one owner of documents, shared by the controller and the source pane.
+        library = DocumentLibrary(host.settings.max_document_bytes, host.settings.ocr_languages)
+        self._build(library)
+        self.controller = ChatController(store, host, self, QtDispatcher(self), library=library)
         self.api_server: BackgroundServer | None = None  # the local API, when turned on
         self._connect()
         self.controller.restore()
@@ -104,7 +107,7 @@ class MainWindow(QMainWindow):
         return self.controller.preparing
 
     # ------------------------------------------------------------------ layout
-    def _build(self, host: SessionHost) -> None:
+    def _build(self, library: DocumentLibrary) -> None:
         self.sidebar = ConversationList()
         self.chat = ChatView()
         self.composer = Composer()
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.chat, 1)
         lay.addWidget(self.composer)
         self.documents = DocumentsPanel()
-        self.source = SourcePane(host.password)
+        self.source = SourcePane(library)
         self.source.hide()  # until a citation is clicked
         self.splitter = split = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.sidebar, middle, self.source, self.documents):

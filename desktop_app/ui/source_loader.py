@@ -6,33 +6,31 @@ does them; only the newest request is kept, so paging quickly through a long doc
 draws the page the user stopped at, not every page on the way. Results come back as queued
 signals carrying the request's number, and the pane ignores any but its latest.
 
-A document not in the extraction cache (an encrypted one never is) is parsed in the reader
-child, with its limits, never in the app; the last few stay in memory for the next click
-(a 10,000-page encrypted PDF took 14 s to parse, on every click).
+Documents come from the document library (core/documents/library.py), which knows the ones
+this run read (encrypted ones included) by their bytes and parses any other in its child,
+never in the app (an encrypted 10,000-page PDF used to be parsed here on every click, 14 s).
+A page read by OCR is highlighted from its words' boxes (the scan has no text layer for the
+render child to search): the quote is found in the OCR text with the same matcher as any
+citation, and the boxes of the words it spans are scaled onto the drawn page.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from desktop_app.core import documents
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.documents.model import Document
-from desktop_app.core.documents.places import Place, find_place, quote_span
-from desktop_app.core.documents.render_service import PageRenderer
+from desktop_app.core.documents.places import Place, find_place, ocr_boxes, quote_span
+from desktop_app.core.documents.rendered_page import rgb32_length
 from desktop_app.errors import FolioError
 
 log = logging.getLogger(__name__)
-
-#: Documents the pane keeps in memory between clicks.
-KEPT_DOCUMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -72,13 +70,9 @@ class SourceLoader(QObject):
     #: request number, a message for the user (a missing password included).
     failed = Signal(int, str)
 
-    def __init__(
-        self, password: Callable[[str], str | None], parent: QObject | None = None
-    ) -> None:
+    def __init__(self, library: DocumentLibrary, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._password = password
-        self.renderer = PageRenderer()
-        self._documents: OrderedDict[tuple, Document] = OrderedDict()
+        self.library = library
         self._wake = threading.Condition()
         self._pending: tuple[int, Request] | None = None
         self._closed = False
@@ -91,12 +85,11 @@ class SourceLoader(QObject):
             self._wake.notify()
 
     def close(self) -> None:
-        """Stop the worker and the render child (on Quit)."""
+        """Stop the worker (on Quit; the library stops its render child)."""
         with self._wake:
             self._closed = True
             self._wake.notify()
         self._thread.join(timeout=5)
-        self.renderer.close()
 
     def _run(self) -> None:
         while True:
@@ -115,28 +108,10 @@ class SourceLoader(QObject):
                 log.exception("showing a source failed")
                 self.failed.emit(number, "This page could not be shown (see the log).")
 
-    def _load(self, path: str, password: str | None) -> Document:
-        """The document at `path`: kept from an earlier click while the file is unchanged,
-        else from the extraction cache, else parsed in the reader child."""
-        try:
-            stat = Path(path).stat()
-            key = (path, stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            key = None  # load says what is wrong with it
-        if key is not None and (kept := self._documents.get(key)) is not None:
-            self._documents.move_to_end(key)
-            return kept
-        doc = documents.load(path, password, isolated=True)
-        if key is not None:
-            self._documents[key] = doc
-            while len(self._documents) > KEPT_DOCUMENTS:
-                self._documents.popitem(last=False)
-        return doc
-
     def _fetch(self, request: Request) -> Shown | None:
         if request.locator is not None:
             place = find_place(
-                request.paths, request.locator, request.document, self._load, self._password
+                request.paths, request.locator, request.document, self.library.document_at
             )
             if place is None:
                 raise FolioError(
@@ -144,19 +119,24 @@ class SourceLoader(QObject):
                 )
         else:
             assert request.path is not None
-            place = Place(request.path, self._load(request.path, self._password(request.path)),
-                          request.index)  # fmt: skip
-        path = place.path
-        if not place.is_pdf:
-            span = quote_span(place.unit.text, request.quote)
+            place = Place(request.path, self.library.document_at(request.path), request.index)
+        path, unit = place.path, place.unit
+        if not place.is_paged:
+            span = quote_span(unit.text, request.quote)
             return Shown(path, place.document, place.index, None, (), span, True, 1.0)
-        page, _ = self.renderer.render(
-            Path(path), place.index + 1, request.scale, request.quote, self._password(path),
+        scanned = unit.ocr is not None  # its text layer (if any) is not the text read
+        page, _ = self.library.render(
+            path, place.index + 1, request.scale, None if scanned else request.quote,
             request.fit_width,
         )  # fmt: skip
+        highlights = (
+            ocr_boxes(unit, request.quote, page.width, page.height) if scanned else page.highlights
+        )
+        if len(page.pixels) < rgb32_length(page.width, page.height, page.stride):
+            raise FolioError("This page could not be shown: its picture is incomplete.")
         fmt = QImage.Format.Format_RGB32
         image = QImage(page.pixels, page.width, page.height, page.stride, fmt)
         return Shown(
-            path, place.document, place.index, image.copy(), page.highlights, None,
-            page.has_text, page.scale,
+            path, place.document, place.index, image.copy(), highlights, None,
+            page.has_text or scanned, page.scale,
         )  # fmt: skip

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.ui.source_loader import Request, Shown, SourceLoader
 from desktop_app.ui.source_ref import SourceRef
 
@@ -96,12 +97,10 @@ class SourcePane(QWidget):
     #: A page or section is on screen (for tests and the status of the pane).
     shown = Signal(object)
 
-    def __init__(
-        self, password: Callable[[str], str | None], parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, library: DocumentLibrary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumWidth(280)
-        self.loader = SourceLoader(password, self)
+        self.loader = SourceLoader(library, self)
         self.loader.shown.connect(self._on_shown)
         self.loader.failed.connect(self._on_failed)
         self._number = 0
@@ -270,7 +269,7 @@ class SourcePane(QWidget):
             # Paging and zooming from here on address the unit by index.
             self._request = replace(self._request, locator=None, path=shown.path, index=shown.index)
         unit = shown.document.units[shown.index]
-        self.title.setText(f"{shown.document.path.name} — {unit.locator().strip('[]')}")
+        self.title.setText(f"{shown.document.path.name} — {unit.heading().strip('[]')}")
         self.page_label.setText(f"{shown.index + 1} of {shown.count}")
         self.prev_button.setEnabled(shown.index > 0)
         self.next_button.setEnabled(shown.index + 1 < shown.count)
@@ -344,8 +343,12 @@ class SourcePane(QWidget):
         prefix = prefixes.get(ref.status or "", "Quote")
         if shown.image is not None and not shown.has_text:
             return f"{prefix}. The page is an image (no text layer): nothing to highlight."
+        scan = shown.document.units[shown.index].ocr is not None
         if not found_here:
-            return f"{prefix}, but its words could not be located in this page's text layer."
+            where = "the text OCR read from this scan" if scan else "this page's text layer"
+            return f"{prefix}, but its words could not be located in {where}."
+        if scan:
+            return f"{prefix}, highlighted on the scan (read by OCR): “{ref.quote}”"
         return f"{prefix}: “{ref.quote}”"
 
 

@@ -120,7 +120,7 @@ def test_bad_file_shows_an_error_card(qtbot, make_window, tmp_path: Path, monkey
     assert window.store.documents(window.conversation_id) == []
     card = window.documents.card(f"loading:{bad}")
     assert card.state == "error" and card.name == "photo.pdf"
-    assert "photo.pdf is a PNG image" in card.error, card.error
+    assert card.error == "photo.pdf is a damaged image (or a kind Folio cannot read)."
 
 
 def test_regenerate_replaces_the_last_answer(qtbot, make_window):

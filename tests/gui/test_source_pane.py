@@ -228,11 +228,12 @@ def test_retrieval_mode_a_page_the_model_was_not_given_is_marked(qtbot, lease: M
     )
 
 
-def test_an_encrypted_pdf_is_parsed_in_the_child_once_never_in_the_app(
+def test_an_encrypted_pdf_is_never_parsed_again_and_never_in_the_app(
     qtbot, make_window, tmp_path: Path, monkeypatch
 ) -> None:
     """Encrypted documents are never in the extraction cache: the pane parsed them with
-    pypdf inside the app, on every click (14 s each for 10,000 pages)."""
+    pypdf inside the app, on every click (14 s each for 10,000 pages). The document library
+    keeps what it read when the file was attached, so a click parses nothing."""
     from PySide6.QtWidgets import QInputDialog
 
     from desktop_app.core import documents
@@ -244,7 +245,7 @@ def test_an_encrypted_pdf_is_parsed_in_the_child_once_never_in_the_app(
                   encrypt(make_pdf(PAGES), "secret"))  # fmt: skip
     in_app, in_child = [], []
     real_child = isolated.extract
-    monkeypatch.setattr(documents, "_extract", lambda *a: in_app.append(a))
+    monkeypatch.setattr(documents, "parse", lambda *a: in_app.append(a))
     monkeypatch.setattr(
         isolated, "extract", lambda *a, **k: in_child.append(a) or real_child(*a, **k)
     )
@@ -254,4 +255,4 @@ def test_an_encrypted_pdf_is_parsed_in_the_child_once_never_in_the_app(
     assert window.source.title.text() == "locked.pdf — Page 2"
     second = _click(qtbot, window, links[1])  # another page of it: nothing read again
     assert second.index == 2 and second.image is not None
-    assert (len(in_app), len(in_child)) == (0, 1)
+    assert (len(in_app), len(in_child)) == (0, 0)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app import settings
-from desktop_app.core import documents
 from desktop_app.core.chat.session import ChatSession
+from desktop_app.core.documents.library import DocumentLibrary
 from tests.fixtures.pdf_factory import make_long_pdf, make_pdf
 from tests.support import run_folio
 
@@ -35,7 +35,7 @@ def test_ask_about_a_pdf_in_whole_mode(tmp_path: Path, folio_home: Path):
 def test_long_pdf_uses_retrieval_with_page_locators(tmp_path: Path, smollm2_gguf: Path):
     pdf = tmp_path / "long.pdf"
     pdf.write_bytes(make_long_pdf(300))
-    doc = documents.load(pdf)
+    doc = DocumentLibrary().read(pdf)
     # A 4,096-token context keeps the excerpts (and this test) small.
     session = ChatSession.open(smollm2_gguf, settings.load(), [doc], n_ctx=4096)
     try:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app import settings as settings_mod
-from desktop_app.core import documents
 from desktop_app.core.chat.session import ChatSession
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.llm.events import AnswerDelta, Done, PrefillProgress
 from tests.support import run_folio
 
@@ -37,7 +37,7 @@ def model(request: pytest.FixtureRequest) -> Path:
 def doc(tmp_path: Path):
     path = tmp_path / "contract.txt"
     path.write_text(DOC, encoding="utf-8")
-    return documents.load(path)
+    return DocumentLibrary().read(path)
 
 
 def ask(session: ChatSession, question: str, **kw) -> Done:

@@ -136,7 +136,8 @@ def test_a_file_that_cannot_be_read_still_lets_the_session_open(make, tmp_path: 
     pump_until(lambda: not controller.reading and not controller.preparing)
     assert controller.host.opened[opened:] == [([], [])]
     card = view.cards[f"loading:{bad}"]
-    assert card.state is DocState.ERROR and "photo.pdf is a PNG image" in card.error
+    assert card.state is DocState.ERROR
+    assert card.error == "photo.pdf is a damaged image (or a kind Folio cannot read)."
 
 
 def test_the_terminal_opens_no_session_when_a_file_is_refused(make, tmp_path: Path) -> None:
@@ -150,7 +151,9 @@ def test_the_terminal_opens_no_session_when_a_file_is_refused(make, tmp_path: Pa
     controller.new_conversation([str(good), str(bad)])
     pump_until(lambda: not controller.reading and not controller.preparing)
     assert controller.host.opened[opened:] == []
-    assert "photo.pdf is a PNG image" in view.cards[f"loading:{bad}"].error
+    assert view.cards[f"loading:{bad}"].error == (
+        "photo.pdf is a damaged image (or a kind Folio cannot read)."
+    )
 
 
 def test_an_encrypted_file_whose_password_is_declined_keeps_a_card_saying_so(

@@ -21,9 +21,9 @@ from docx.oxml.ns import nsdecls, qn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop_app.core.documents import load
 from desktop_app.core.documents.docx import extract
 from desktop_app.core.documents.docx_numbering import format_number
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.documents.model import Extracted
 from desktop_app.core.documents.zipguard import MAX_MEMBERS
 from desktop_app.errors import DocumentError
@@ -525,10 +525,10 @@ def test_odd_attribute_values_extract_or_refuse(part, changes):
     _extracts_or_refuses(replace_parts(CONTRACT, {part: xml.encode()}))
 
 
-def test_load_reads_docx_files(tmp_path: Path):
+def test_the_library_reads_docx_files(tmp_path: Path):
     path = tmp_path / "msa.docx"
     path.write_bytes(CONTRACT)
-    document = load(path, use_cache=False)
+    document = DocumentLibrary().read(path)  # parsed in the reader child, as the app does
     assert document.type == "docx"
     assert document.title == CONTRACT_TITLE
     assert "§ 3.1 Payment terms\nInvoices are payable within 30 days" in document.model_text()

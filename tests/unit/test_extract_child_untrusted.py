@@ -17,18 +17,22 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.documents import child_answers, isolated
-from desktop_app.core.documents.model import Document, Unit
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.core.documents.library import DocumentLibrary
+from desktop_app.core.documents.model import Document, OcrLayer, OcrWord, Unit
+from desktop_app.errors import DocumentError, OcrUnavailable, PasswordRequired, ReaderOutOfMemory
 
-LIMIT = 200 * 1024**2
-UNIT = {"kind": "page", "number": 1, "label": None, "text": "The rent is 900 euros."}
-DOC = {"title": "Lease", "type": "pdf", "units": [UNIT], "warnings": ["Page 2 has no text."]}
+UNIT = {"kind": "page", "number": 1, "label": None, "text": "The rent is 900 euros.", "ocr": None}
+OCR = {"words": [[0, 3, 0.1, 0.1, 0.2, 0.12, 91.5]], "confidence": 91.5, "rotation": 90,
+       "replaced_text_layer": False}  # fmt: skip
+DOC = {"title": "Lease", "type": "pdf", "cacheable": True, "units": [UNIT],
+       "warnings": ["Page 2 has no text."]}  # fmt: skip
 MALFORMED = "Reading lease.pdf failed: the reader sent a malformed answer."
 
-#: The fake child: reads its request, then writes the test's lines as they are.
+#: The fake child: reads its request (and the bytes), then writes the test's lines as they are.
 CHILD = """
 import json, sys
-sys.stdin.readline()
+request = json.loads(sys.stdin.buffer.readline())
+sys.stdin.buffer.read(request["bytes"])
 for line in json.load(open(sys.argv[1])):
     sys.stdout.write(line)
     sys.stdout.flush()
@@ -48,7 +52,7 @@ def _extract(tmp_path: Path, monkeypatch, path: Path, *lines: str) -> Document:
     monkeypatch.setattr(
         isolated, "child_command", lambda flag, module: [sys.executable, "-c", CHILD, str(script)]
     )
-    return isolated.extract(path, None, LIMIT, sha256="ab" * 32)
+    return DocumentLibrary().read(path)
 
 
 def _line(message: object) -> str:
@@ -58,13 +62,21 @@ def _line(message: object) -> str:
 def test_an_honest_answer_is_the_document_under_the_app_s_own_path_and_hash(
     tmp_path, monkeypatch, lease
 ) -> None:
-    progress = _line({"progress": [1, 1]})
-    doc = _extract(tmp_path, monkeypatch, lease, progress, _line({"document": DOC}))
+    progress = _line({"progress": [1, 1, "text"]})
+    scanned = {**UNIT, "number": 2, "ocr": OCR}
+    honest = {**DOC, "units": [UNIT, scanned]}
+    doc = _extract(tmp_path, monkeypatch, lease, progress, _line({"document": honest}))
     assert doc == Document(
-        path=lease, sha256="ab" * 32, title="Lease", type="pdf",
-        units=(Unit("page", 1, None, "The rent is 900 euros."),),
-        warnings=("Page 2 has no text.",),
+        path=lease, sha256=hashlib.sha256(lease.read_bytes()).hexdigest(), title="Lease",
+        type="pdf", warnings=("Page 2 has no text.",),
+        units=(Unit("page", 1, None, "The rent is 900 euros."),
+               Unit("page", 2, None, "The rent is 900 euros.",
+                    OcrLayer((OcrWord(0, 3, (0.1, 0.1, 0.2, 0.12), 91.5),), 91.5, 90))),
     )  # fmt: skip
+
+
+def _ocr(**change: object) -> dict:
+    return {"document": {**DOC, "units": [{**UNIT, "ocr": {**OCR, **change}}]}}
 
 
 @pytest.mark.parametrize(
@@ -78,9 +90,19 @@ def test_an_honest_answer_is_the_document_under_the_app_s_own_path_and_hash(
         {"document": {**DOC, "units": []}},
         {"document": {**DOC, "type": "exe"}},
         {"document": {**DOC, "warnings": "not a list"}},
-        {"progress": [5, 2]},
-        {"progress": ["1", "2"]},
-        {"error": {"not": "text"}},
+        {"document": {**DOC, "cacheable": "yes"}},
+        _ocr(words=[[0, 99, 0.1, 0.1, 0.2, 0.2, 90]]),
+        _ocr(words=[[0, 3, 0.1, 0.1, 7.0, 0.2, 90]]),
+        _ocr(words=[[0, 3, 0.5, 0.1, 0.2, 0.2, 90]]),
+        _ocr(words=[[0, 3, 0.1, 0.1, 0.2, 0.2, float("nan")]]),
+        _ocr(rotation=45),
+        _ocr(words="many"),
+        {"progress": [5, 2, "text"]},
+        {"progress": ["1", "2", "text"]},
+        {"progress": [1, 2, "printing"]},
+        {"error": "the old untyped error"},
+        {"error": {"code": "segfault", "message": "no such failure"}},
+        {"error": {"code": "document", "message": 42}},
         {"surprise": 1},
         [1, 2],
     ],
@@ -93,9 +115,19 @@ def test_an_honest_answer_is_the_document_under_the_app_s_own_path_and_hash(
         "no-units",
         "type",
         "warnings",
+        "cacheable",
+        "word-outside-the-text",
+        "box-outside-the-page",
+        "box-inside-out",
+        "confidence-nan",
+        "rotation",
+        "words",
         "progress-backwards",
         "progress-text",
-        "error-object",
+        "progress-stage",
+        "error-untyped",
+        "error-unknown-code",
+        "error-message",
         "unknown",
         "not-an-object",
     ],  # fmt: skip
@@ -114,19 +146,44 @@ def test_an_endless_line_is_not_read_into_memory(tmp_path, monkeypatch, lease) -
     assert str(refused.value) == MALFORMED
 
 
-def test_the_child_s_errors_come_back_as_the_app_s_own(tmp_path, monkeypatch, lease) -> None:
-    locked = {"error": "lease.pdf is password-protected.", "password": True,
-              "wrong_password": True}  # fmt: skip
-    with pytest.raises(PasswordRequired) as asked:
-        _extract(tmp_path, monkeypatch, lease, _line(locked))
-    assert asked.value.wrong_password and str(asked.value) == "lease.pdf is password-protected."
-
-
-def test_a_file_that_changed_between_the_app_s_read_and_the_child_s_is_refused(
-    tmp_path: Path, folio_home: Path
+@pytest.mark.parametrize(
+    ("code", "raised"),
+    [("memory", ReaderOutOfMemory), ("ocr_unavailable", OcrUnavailable),
+     ("document", DocumentError)],
+)  # fmt: skip
+def test_the_child_s_errors_come_back_as_the_app_s_own_classes_by_code(
+    tmp_path, monkeypatch, lease, code, raised
 ) -> None:
+    failure = {"error": {"code": code, "message": "lease.pdf: what went wrong."}}
+    with pytest.raises(DocumentError) as error:
+        _extract(tmp_path, monkeypatch, lease, _line(failure))
+    assert type(error.value) is raised and str(error.value) == "lease.pdf: what went wrong."
+
+
+def test_a_wrong_password_is_the_password_error_and_asks_again(
+    tmp_path, monkeypatch, lease
+) -> None:
+    failure = {"error": {"code": "wrong_password", "message": "Not the password."}}
+    found = _extract(tmp_path, monkeypatch, lease, _line(failure))
+    assert found.message == "Not the password."  # NeedsPassword: the view asks again
+    with pytest.raises(PasswordRequired) as error:
+        child_answers.raise_error(failure)
+    assert error.value.wrong_password
+
+
+def test_the_child_parses_the_bytes_the_app_hashed_and_never_opens_the_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The app reads a file once; the child gets those bytes. A file replaced between the
+    two can no longer be parsed as another file's text under the first one's hash."""
     notes = tmp_path / "notes.txt"
     notes.write_text("The deposit is two months' rent.")
-    stale = hashlib.sha256(b"what the app read before").hexdigest()
-    with pytest.raises(DocumentError, match="notes.txt changed while it was being read"):
-        isolated.extract(notes, None, LIMIT, sha256=stale)
+    sent: list[bytes] = []
+    real = isolated.extract
+    monkeypatch.setattr(
+        isolated, "extract", lambda data, *a, **k: sent.append(data) or real(data, *a, **k)
+    )
+    doc = DocumentLibrary().read(notes)
+    assert sent == [notes.read_bytes()]
+    assert doc.sha256 == hashlib.sha256(sent[0]).hexdigest()
+    assert doc.units[0].text == "The deposit is two months' rent."

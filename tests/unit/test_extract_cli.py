@@ -71,7 +71,8 @@ def test_encrypted_pdf_needs_the_right_password(tmp_path: Path, folio_home: Path
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "PNG image"),
+        ("photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "is a damaged image"),
+        ("anim.pdf", b"GIF89a" + b"\x00" * 100, "GIF image"),
         ("random.docx", bytes(range(256)) * 4, "binary"),
         ("empty.txt", b"", "is empty"),
     ],

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.app import setup_logging
-from desktop_app.core import documents
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.errors import DocumentError, printable
 from tests.fixtures.docx_factory import (
     make_contract_docx,
@@ -114,14 +114,14 @@ def test_the_window_reports_the_deep_pdf_as_damaged(tmp_path: Path):
     path = tmp_path / "deep.pdf"
     path.write_bytes(raw_pdf(stream(HELLO), trailer_extra=nested(DEPTH)))
     with pytest.raises(DocumentError) as error:
-        documents.load(path, isolated=True)
+        DocumentLibrary().read(path)
     assert str(error.value) == "deep.pdf is damaged and cannot be read as a PDF."
 
 
 def test_a_pdf_of_ordinary_depth_still_reads(tmp_path: Path):
     path = tmp_path / "fine.pdf"
     path.write_bytes(raw_pdf(stream(HELLO), catalog_extra=nested(20)))
-    doc = documents.load(path, use_cache=False)
+    doc = DocumentLibrary().read(path)
     assert doc.units[0].text == "Hello from page one"
     assert doc.warnings == ()
 
@@ -211,14 +211,14 @@ def test_a_name_with_escape_sequences_is_shown_escaped_in_the_window(tmp_path: P
     path = tmp_path / "notes\x1b[2J\u202etxt.md"
     path.write_bytes(b"")
     with pytest.raises(DocumentError) as error:
-        documents.load(path, isolated=True)
+        DocumentLibrary().read(path)
     assert str(error.value) == "notes\\x1b[2J\\u202etxt.md is empty."
 
 
 @posix_names
 def test_a_missing_path_is_shown_escaped(tmp_path: Path):
     with pytest.raises(DocumentError) as error:
-        documents.load(tmp_path / "gone\r\n.pdf")
+        DocumentLibrary().read(tmp_path / "gone\r\n.pdf")
     assert str(error.value) == f"File not found: {tmp_path / 'gone'}\\r\\n.pdf"
 
 
@@ -325,7 +325,7 @@ def test_the_window_says_what_was_refused(kind: str, tmp_path: Path):
     path = tmp_path / f"{kind}.docx"
     path.write_bytes(build())
     with pytest.raises(DocumentError) as error:
-        documents.load(path, isolated=True)
+        DocumentLibrary().read(path)
     assert str(error.value) == message.format(path.name)
 
 

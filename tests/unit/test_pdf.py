@@ -101,21 +101,18 @@ def test_two_columns_read_column_one_then_column_two():
     assert max(west) < min(east)
 
 
-def test_image_only_page_is_kept_and_named_in_one_warning():
+def test_image_only_page_is_kept_and_handed_to_ocr():
+    """pypdf's part: the page stays (numbers stay true) and is named for OCR (scanned.py),
+    which reads it or says why it cannot."""
     result = run(make_pdf(["Cover letter", None, "Signature page"]))
     assert [u.number for u in result.units] == [1, 2, 3]
     assert result.units[1].text == ""
-    assert result.warnings == (
-        "page 2 has no text layer (scanned?); OCR is not supported, so the model cannot see it.",
-    )
+    assert (result.scanned, result.warnings) == ((2,), ())
 
 
-def test_several_image_only_pages_are_listed_as_ranges():
+def test_several_image_only_pages_are_all_named():
     result = run(make_pdf([None, "text", None, None, None, "more"]))
-    assert result.warnings == (
-        "pages 1, 3–5 have no text layer (scanned?); OCR is not supported, "
-        "so the model cannot see them.",
-    )
+    assert result.scanned == (1, 3, 4, 5)
 
 
 @pytest.mark.parametrize("algorithm", ["AES-256", "AES-128", "RC4-128"])

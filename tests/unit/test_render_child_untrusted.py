@@ -142,15 +142,11 @@ def test_an_endless_header_line_is_not_read_into_memory(fake_child, pdf) -> None
 
 
 def test_the_child_s_errors_come_back_as_the_app_s_own(fake_child, pdf) -> None:
+    locked = "lease.pdf is encrypted: its password is needed to show it."
+    missing = "Page 9 of lease.pdf does not exist." + " and more" * 1000
     fake_child(
-        _answer(
-            {
-                "error": "lease.pdf is encrypted: its password is needed to show it.",
-                "password": True,
-                "wrong_password": False,
-            }
-        ),  # fmt: skip
-        _answer({"error": "Page 9 of lease.pdf does not exist." + " and more" * 1000}),
+        _answer({"error": {"code": "password", "message": locked}}),
+        _answer({"error": {"code": "document", "message": missing}}),
     )
     renderer = PageRenderer()
     try:

@@ -25,6 +25,7 @@ from desktop_app.core.chat.retrieval import (
     until_cancelled,
 )
 from desktop_app.core.chat.session_host import SessionHost
+from desktop_app.core.documents.library import DocumentLibrary, Resolved
 from desktop_app.core.documents.model import Document, Unit
 from desktop_app.errors import FolioError
 from desktop_app.settings import Settings
@@ -202,9 +203,9 @@ def test_an_open_cancelled_while_indexing_ends_quietly_and_frees_the_model(
     (nothing for the window to show), and the engine it was handed is not left loaded."""
     log = tmp_path / "export.log"
     log.write_text(_one_paragraph(0.2))  # more than the demo model's 8K context
-    attached = [(str(log), "0" * 64)]
+    attached = DocumentLibrary().resolve([(str(log), "0" * 64)])
     host = SessionHost(smollm2_gguf, Settings(max_answer_tokens=4))
-    host.open([], [])
+    host.open(Resolved(), [])
     engine = host.session.engine
     stopped = threading.Event()
     stopped.set()

@@ -39,7 +39,7 @@ def test_detects_by_content(data: bytes, name: str, kind: str):
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00", "photo.pdf", "photo.pdf is a PNG image"),
+        (b"GIF89a\x00\x00", "photo.pdf", "photo.pdf is a GIF image"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 8, "old.docx", "save it as .docx"),
         (zip_with("xl/workbook.xml"), "sheet.docx", r"spreadsheet \(XLSX\)"),
         (zip_with("something.txt"), "archive.docx", "ZIP archive, not a document"),
@@ -50,3 +50,11 @@ def test_detects_by_content(data: bytes, name: str, kind: str):
 def test_refuses_with_what_the_file_is(data: bytes, name: str, message: str):
     with pytest.raises(DocumentError, match=message):
         detect_type(data, name)
+
+
+@pytest.mark.parametrize(
+    "data", [b"\x89PNG\r\n\x1a\n\x00", b"\xff\xd8\xff\xe0\x00", b"II*\x00\x08", b"MM\x00*\x00"]
+)
+def test_pictures_of_pages_are_images_whatever_their_name(data: bytes):
+    """PNG, JPEG and TIFF are read by OCR (a phone photo of a contract, a scanner's TIFF)."""
+    assert detect_type(data, "scan.pdf") == "image"

@@ -1,7 +1,8 @@
 """The documents side of the controller: reading files beside the answers, and their cards.
 
-Files are read on their own queue (each in a child process, documents/isolated.py), never
-behind an answer, and attached to the conversation that was open when they were dropped. The
+Files are read on their own queue by the document library (each parsed in a child process),
+never behind an answer, and attached to the conversation that was open when they were
+dropped. The
 cards a view shows are derived here from three sources that a rebuild must all keep: the
 store's documents (with what the session found once open), the files still being read, and
 the files that could not be read (their error stays until the user removes the card).
@@ -9,7 +10,10 @@ the files that could not be read (their error stays until the user removes the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from desktop_app.core.chat.cards import DocState, DocumentCard, loading_card
@@ -22,17 +26,19 @@ from desktop_app.core.chat.engine_queue import (
     RequestEvent,
     Sink,
 )
-from desktop_app.core.chat.session_host import Opened, SessionHost
+from desktop_app.core.chat.session_host import Opened
 from desktop_app.core.chat.view import ConversationView
-from desktop_app.core.documents import Document
+from desktop_app.core.documents import Document, isolated
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.history.store import Store
+from desktop_app.core.llm.events import PrefillProgress
 
 
 class Attachments:
     def __init__(
         self,
         store: Store,
-        host: SessionHost,
+        library: DocumentLibrary,
         view: ConversationView,
         reader: EngineQueue,
         sink: Callable[[Callable[[RequestEvent], None]], Sink],
@@ -43,7 +49,7 @@ class Attachments:
         `open_conversation` says which conversation is on screen; `settled(cid, attached)` is
         called when a read ended and no other read of that conversation is left."""
         self._store = store
-        self._host = host
+        self.library = library
         self._view = view
         self.reader = reader
         self._sink = sink
@@ -59,15 +65,50 @@ class Attachments:
         return any(cid is None or c == cid for c, _, _ in self._loading.values())
 
     def read(self, cid: int | None, paths: Sequence[str], password: str | None = None) -> None:
-        host = self._host
         for path in paths:
             key = f"loading:{path}"
             self._unreadable.pop(key, None)  # tried again
             self._view.update_card(loading_card(key, path))
             rid = self.reader.submit(
-                lambda c, p=path: host.extract(p, password, c), self._sink(self._on_reader)
+                lambda c, p=path: self._reading(p, password, c), self._sink(self._on_reader)
             )
             self._loading[rid] = (cid, key, path)
+
+    def _reading(
+        self, path: str, password: str | None, cancel: threading.Event
+    ) -> Iterator[object]:
+        """A job on the reader queue: the library reads the file (blocking, in its child) on
+        a helper thread, so this generator can hand its page progress on as events; Cancel
+        stops the child."""
+        events: queue.SimpleQueue[object] = queue.SimpleQueue()
+        started: dict[str, float] = {}  # per stage: OCR's pace is not the text pages'
+        last = [time.monotonic()]
+
+        def progress(done: int, total: int, stage: str) -> None:
+            start = started.setdefault(stage, last[0])  # a stage starts where the last ended
+            last[0] = time.monotonic()
+            rate = done / max(time.monotonic() - start, 1e-6)
+            events.put(PrefillProgress(done, total, rate, (total - done) / rate, stage))
+
+        def work() -> None:
+            try:
+                events.put(self.library.read(path, password, progress, cancel))
+            except isolated.Cancelled:
+                events.put(None)
+            except BaseException as exc:  # handed to the job, which reports it
+                events.put(exc)
+
+        threading.Thread(target=work, name="folio-read", daemon=True).start()
+        while True:
+            item = events.get()
+            if isinstance(item, PrefillProgress):
+                yield item
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if item is not None:
+                yield item
+            return
 
     def remove(self, cid: int, key: str) -> None:
         """The card's remove button: detach the document (or forget the unreadable file)."""
@@ -123,7 +164,10 @@ class Attachments:
         here = cid == self._open()
         if isinstance(event, Progress):
             if here:
-                self._view.show_progress(event.progress, "Extracting", "pages")
+                ocr = event.progress.stage == "ocr"
+                self._view.show_progress(
+                    event.progress, "Reading by OCR" if ocr else "Extracting", "pages"
+                )
             return
         if not isinstance(event, Finished | Failed | Cancelled):
             return

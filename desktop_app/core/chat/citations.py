@@ -23,9 +23,11 @@ from desktop_app.core.documents.matching import locate, normalize
 from desktop_app.core.documents.model import Document, Unit
 from desktop_app.core.documents.places import matches
 
-#: `[Page 12]`, `[Page 12: "quote"]`, `[p. 12: “quote”]`, `[§ 4.2]`, `[§ 4.2: "quote"]`.
+#: `[Page 12]`, `[Page 12: "quote"]`, `[p. 12: “quote”]`, `[§ 4.2]`, `[§ 4.2: "quote"]`; a
+#: scanned page's mark (`[Page 3 · OCR: "quote"]`, as the documents show it) is allowed.
 CITATION = re.compile(
-    r"\[\s*(?:(?:[Pp]age|[Pp]\.)\s*(?P<page>[0-9ivxlcdmIVXLCDM]+)|§\s*(?P<section>\d+(?:\.\d+)*))"
+    r"\[\s*(?:(?:[Pp]age|[Pp]\.)\s*(?P<page>[0-9ivxlcdmIVXLCDM]+)(?:\s*·\s*OCR)?"
+    r"|§\s*(?P<section>\d+(?:\.\d+)*))"
     r"\s*(?::\s*[\"“„'‘](?P<quote>[^\]\n]*?)[\"”'’])?\s*\]"
 )
 Status = Literal["verified", "elsewhere", "not_found", "unquoted"]

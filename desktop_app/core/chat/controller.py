@@ -24,6 +24,7 @@ Rules a user relies on:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from desktop_app.core.chat.engine_queue import (
 )
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import ConversationView, ShownMessage
+from desktop_app.core.documents import isolated
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.history.store import MessageRow, Store
 from desktop_app.core.llm.events import Done
 from desktop_app.settings import Settings
@@ -83,6 +86,7 @@ class ChatController:
         *,
         engine: EngineQueue | None = None,
         reader: EngineQueue | None = None,
+        library: DocumentLibrary | None = None,
         refuse_unreadable: bool = False,
     ) -> None:
         """`refuse_unreadable` (the terminal): a conversation with a file that could not be
@@ -101,8 +105,12 @@ class ChatController:
         self._refuse_unreadable = refuse_unreadable
         self._open_request: int | None = None
         self._warm_request: int | None = None
+        #: The one owner of documents: reading, the cache, passwords, the page renderer.
+        self.library = library or DocumentLibrary(
+            host.settings.max_document_bytes, host.settings.ocr_languages
+        )
         self.documents = Attachments(
-            store, host, view, reader or EngineQueue("folio-reader"), self._sink,
+            store, self.library, view, reader or EngineQueue("folio-reader"), self._sink,
             lambda: self.conversation_id, self._documents_settled,
         )  # fmt: skip
         self._closing = False
@@ -232,10 +240,16 @@ class ChatController:
         msgs = self.store.messages(cid)
         turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
                  if u.role == "user" and a.role == "assistant"]  # fmt: skip
-        host = self.host
-        self._open_request = self.engine.call(
-            lambda cancel: host.open(attached, turns, cancel), self._sink(self._on_engine)
-        )
+        host, library = self.host, self.library
+
+        def open_session(cancel: threading.Event) -> Opened | None:
+            try:  # a file read again (not cached) is parsed in a child that Quit stops
+                resolved = library.resolve(attached, cancel)
+            except isolated.Cancelled:
+                return None
+            return host.open(resolved, turns, cancel)
+
+        self._open_request = self.engine.call(open_session, self._sink(self._on_engine))
 
     # ----------------------------------------------------------------- asking
     def send(self, text: str) -> bool:
@@ -369,6 +383,7 @@ class ChatController:
         """New settings (or model): applied on the engine thread, then the session reopens
         (the system prompt or sampling may have changed too)."""
         host = self.host
+        self.library.configure(settings.max_document_bytes, settings.ocr_languages)
         self.engine.call(
             lambda c: host.reconfigure(model_path, settings), self._sink(self._on_engine)
         )
@@ -384,6 +399,7 @@ class ChatController:
         self._closing = True
         self.documents.reader.shutdown(timeout_s)  # a file being read: its child is killed
         stopped = self.engine.shutdown(timeout_s, last=self.host.close)
+        self.library.close()  # the page renderer's child
         # The last deltas and `Finished` were posted on the way out: handle them now, so the
         # partial answer is saved whole before the process ends.
         self._dispatcher.drain()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from desktop_app.core.documents.model import Document
+from desktop_app.core.documents.model import OCR_MARK, Document
 from desktop_app.core.llm.chat_template import Message
 
 
@@ -29,6 +29,12 @@ def document_block(documents: Sequence[Attachment]) -> str:
         return ""
     count = "1 document" if len(documents) == 1 else f"{len(documents)} documents"
     parts = [f"The user has attached {count}, given in full below."]
+    if any(f"{OCR_MARK}]" in doc.text for doc in documents):
+        parts.append(
+            f"Pages marked [Page N{OCR_MARK}] are scans read by OCR: a figure, name or date "
+            "there may be misread, so say so when an answer depends on one. Cite them like "
+            'any page: [Page N: "the exact words"].'
+        )
     for doc in documents:
         name = doc.name.replace('"', "'")
         parts.append(f'<document name="{name}">\n{doc.text.strip()}\n</document>')

@@ -2,30 +2,29 @@
 
 The controller never calls these methods itself on its own thread: it wraps them in jobs
 for the `EngineQueue`, so loading a model, opening a session and answering all run on the
-one engine thread, one at a time. Extraction (`extract`) runs on the reader queue instead,
-each file in a child process. Tests replace this class with a fake host (no model).
+one engine thread, one at a time. Documents are not its business: the document library
+(core/documents/library.py) reads them and hands `open` what it resolved. Tests replace this
+class with a fake host (no model).
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from desktop_app.core import documents
 from desktop_app.core.chat import citations
 from desktop_app.core.chat.asking import AskingSession
 from desktop_app.core.chat.cards import Fit
 from desktop_app.core.chat.remote_session import RemoteSession
 from desktop_app.core.chat.retrieval import IndexCancelled
 from desktop_app.core.chat.session import ChatSession
-from desktop_app.core.documents import Document, isolated
-from desktop_app.core.llm.events import AnswerDelta, CitationsChecked, Done, Event, PrefillProgress
+from desktop_app.core.documents import Document
+from desktop_app.core.documents.library import Resolved
+from desktop_app.core.llm.events import AnswerDelta, CitationsChecked, Done, Event
 from desktop_app.core.llm.remote import RemoteServer
-from desktop_app.errors import DocumentError, FolioError, PasswordRequired
+from desktop_app.errors import FolioError
 from desktop_app.settings import Settings
 
 
@@ -50,18 +49,6 @@ class Opened:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-class _Cancelled(Exception):
-    """Raised from the progress callback to stop an extraction."""
-
-
-@dataclass(frozen=True)
-class NeedsPassword:
-    """An encrypted document: the view asks for the password and tries again."""
-
-    path: str
-    message: str
-
-
 class SessionHost:
     def __init__(self, model_path: Path, settings: Settings) -> None:
         self.model_path = model_path
@@ -74,122 +61,22 @@ class SessionHost:
         self._citation_checker: citations.Checker | None = None
         #: Why the last open failed, for a question asked before another open succeeds.
         self._open_error = ""
-        #: Passwords given this run, so reopening a conversation needs no new prompt.
-        #: Kept in memory only (encrypted documents are never cached on disk either).
-        self._passwords: dict[str, str] = {}
-
-    def load_document(
-        self,
-        path: str,
-        password: str | None = None,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Document | NeedsPassword:
-        password = password or self._passwords.get(path)
-        try:
-            doc = documents.load(
-                path,
-                password,
-                max_bytes=self.settings.max_document_bytes,
-                progress=progress,
-                isolated=True,
-                cancel=cancel,
-            )
-        except PasswordRequired as exc:
-            return NeedsPassword(path, str(exc))
-        if password:
-            self._passwords[path] = password
-        return doc
-
-    def password(self, path: str) -> str | None:
-        """The password the user gave for `path` in this run (kept in memory only), for the
-        source view to draw the encrypted document's pages."""
-        return self._passwords.get(path)
-
-    def extract(self, path: str, password: str | None, cancel: threading.Event) -> Iterator[object]:
-        """Load a document as a streaming job: page progress, then the result.
-
-        The extractor reports each page through a callback; it runs on a helper
-        thread so this generator can hand the progress to the worker as events.
-        Cancelling stops the extraction at the next page.
-        """
-        events: queue.SimpleQueue[object] = queue.SimpleQueue()
-        start = time.monotonic()
-
-        def progress(done: int, total: int) -> None:
-            if cancel.is_set():
-                raise _Cancelled
-            rate = done / max(time.monotonic() - start, 1e-6)
-            events.put(PrefillProgress(done, total, rate, (total - done) / rate))
-
-        def work() -> None:
-            try:
-                events.put(self.load_document(path, password, progress, cancel))
-            except (_Cancelled, isolated.Cancelled):
-                events.put(None)
-            except BaseException as exc:  # handed to the worker, which reports it
-                events.put(exc)
-
-        threading.Thread(target=work, name="folio-extract", daemon=True).start()
-        while True:
-            item = events.get()
-            if isinstance(item, PrefillProgress):
-                yield item
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            if item is not None:
-                yield item
-            return
-
-    def resolve(
-        self, attached: Sequence[tuple[str, str]]
-    ) -> tuple[list[Document], dict[str, str], dict[str, str], dict[str, str]]:
-        """Read each attached (path, sha256): the documents, and per sha256 why one is left
-        out, which need a password, and notes for the cards."""
-        docs: list[Document] = []
-        unavailable: dict[str, str] = {}
-        needs_password: dict[str, str] = {}
-        notes: dict[str, str] = {}
-        for path, sha256 in attached:
-            name = Path(path).name
-            try:
-                loaded = self.load_document(path)
-            except DocumentError as exc:
-                gone = not Path(path).exists()
-                cached = documents.cache.get(sha256) if gone else None
-                if cached is None:
-                    unavailable[sha256] = (
-                        f"{name} was moved or deleted, and its text is not cached: attach it "
-                        "again to include it"
-                        if gone
-                        else str(exc)
-                    )
-                    continue
-                loaded = cached.for_path(Path(path))
-                notes[sha256] = f"{name} was moved or deleted; using the text read earlier"
-            if isinstance(loaded, NeedsPassword):
-                needs_password[sha256] = path
-                unavailable[sha256] = f"{name} is encrypted: enter its password to include it"
-                continue
-            docs.append(loaded)
-        return docs, unavailable, needs_password, notes
 
     def open(
         self,
-        attached: Sequence[tuple[str, str]],
+        resolved: Resolved,
         turns: Sequence[tuple[str, str]],
         cancel: threading.Event | None = None,
     ) -> Opened | None:
-        """(Re)open the session for a conversation's documents ((path, sha256) pairs) and
-        turns; None when `cancel` stopped it (Quit while a long document is indexed).
+        """(Re)open the session for a conversation's documents (as the document library
+        resolved them) and turns; None when `cancel` stopped it (Quit while a long document
+        is indexed).
 
         The loaded engine is handed on and reused when it fits, so switching
         conversations does not reload the model. A document that cannot be read now is
-        never dropped silently: it is left out of the model's view and `Opened` says why
-        (a moved or deleted file is read from the extraction cache by its sha256 instead).
+        never dropped silently: it is left out of the model's view and `Opened` says why.
         """
-        docs, unavailable, needs_password, notes = self.resolve(attached)
+        docs, unavailable = resolved.documents, resolved.unavailable
         self._documents = docs
         try:
             session = self._open_session(docs, turns, cancel)
@@ -213,8 +100,8 @@ class SessionHost:
                 for d, n in zip(docs, session.plan.document_tokens, strict=True)
             },
             unavailable=unavailable,
-            needs_password=needs_password,
-            notes=notes,
+            needs_password=resolved.needs_password,
+            notes=resolved.notes,
         )
 
     def _open_session(

@@ -1,4 +1,7 @@
-"""Turning user files into the text the model sees: `load(path) -> Document`.
+"""Turning user files into the text the model sees: `parse(bytes) -> Extracted`.
+
+The app never calls `parse` itself: the documents' owner (library.py) reads a file once and
+hands its bytes to a child process (isolated.py), which parses them with this module.
 
 Every failure a file can cause (missing, too big, not a document, damaged,
 encrypted, hostile) is a `DocumentError` with a message for the user; loaders never
@@ -9,25 +12,25 @@ wherever the message goes (terminal, window, API answer, log).
 
 from __future__ import annotations
 
-import hashlib
 import stat
-import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from desktop_app.core.documents import cache, docx, pdf, text
+from desktop_app.core.documents import docx, pdf, scanned, text
 from desktop_app.core.documents.model import Document, Extracted, Unit, page_ranges
 from desktop_app.core.documents.sniff import detect_type
 from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 __all__ = [
-    "MAX_FILE_BYTES", "Document", "PasswordRequired", "Unit", "load", "page_ranges", "read_file",
+    "MAX_FILE_BYTES", "Document", "PasswordRequired", "Unit", "document", "page_ranges", "parse",
+    "read_file",
 ]  # fmt: skip
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
-#: progress(done, total): pages (PDF) or parts extracted so far.
-Progress = Callable[[int, int], None]
+#: progress(done, total, stage): pages (PDF) or parts read so far; stage "text" or "ocr".
+Progress = Callable[[int, int, str], None]
 
 
 def _kind(mode: int) -> str:
@@ -74,54 +77,45 @@ def read_file(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _extract(data: bytes, kind: str, name: str, password: str | None, progress: Progress | None):
-    if kind == "pdf":
-        return pdf.extract(data, name=name, password=password, progress=progress)
-    if kind == "docx":
-        return docx.extract(data, name=name)
-    return text.extract(data, kind=kind, name=name)
-
-
-def load(
-    path: str | Path,
+def parse(
+    data: bytes,
+    name: str,
     password: str | None = None,
-    *,
-    max_bytes: int = MAX_FILE_BYTES,
     progress: Progress | None = None,
-    use_cache: bool = True,
-    isolated: bool = False,
-    cancel: threading.Event | None = None,
-) -> Document:
-    """`isolated`: on a cache miss, parse in a child process with time and memory limits
-    (see isolated.py), as the app does; the CLI and tests parse in-process."""
-    p = Path(path).expanduser()
-    data = read_file(p, max_bytes)
-    sha256 = hashlib.sha256(data).hexdigest()
-    if use_cache:
-        hit = cache.get(sha256)
-        if hit is not None:
-            return hit.for_path(p)
-    if isolated:
-        from desktop_app.core.documents import isolated as child
+    ocr_languages: str = "eng",
+) -> Extracted:
+    """The units of the file in `data`, parsed in this process. Only the reader child
+    (isolated.py) calls this in the app: the parsers run on untrusted bytes. Pages without a
+    usable text layer, and images, are read by OCR in `ocr_languages` (scanned.py).
 
-        return child.extract(
-            p, password, max_bytes, sha256=sha256, progress=progress, cancel=cancel
-        )
-    name = printable(p.name)  # messages quote it; sniff reads only its suffix
+    `name` is only used in messages; `progress(done, total, stage)` hears of every page."""
     kind = detect_type(data, name)
-    extracted: Extracted = _extract(data, kind, name, password, progress)
+    if kind == "pdf":
+        steps = None if progress is None else lambda done, total: progress(done, total, "text")
+        extracted = scanned.read_scans(
+            data, pdf.extract(data, name=name, password=password, progress=steps),
+            name, password, ocr_languages, progress,
+        )  # fmt: skip
+    elif kind == "image":
+        extracted = scanned.read_image(data, name, ocr_languages, progress)
+    elif kind == "docx":
+        extracted = docx.extract(data, name=name)
+    else:
+        extracted = text.extract(data, kind=kind, name=name)
     if not any(u.text.strip() for u in extracted.units):
         reason = "; ".join(extracted.warnings) or "no text was found in it"
         raise DocumentError(f"{name} has no text Folio can read: {reason}")
-    doc = Document(
-        path=p,
+    return replace(extracted, type=kind)
+
+
+def document(extracted: Extracted, path: Path, sha256: str) -> Document:
+    """The document as the app hands it out: what was parsed, under the path it was read
+    from and the sha256 of the bytes it read (the app's own, never a child's)."""
+    return Document(
+        path=path,
         sha256=sha256,
-        title=extracted.title or p.stem,
-        type=kind,
+        title=extracted.title or path.stem,
+        type=extracted.type,
         units=extracted.units,
         warnings=extracted.warnings,
     )
-    # Never write the plain text of an encrypted file to disk.
-    if use_cache and extracted.cacheable:
-        cache.put(doc)
-    return doc

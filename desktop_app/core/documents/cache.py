@@ -25,7 +25,9 @@ from contextlib import closing
 from pathlib import Path
 
 from desktop_app import paths
-from desktop_app.core.documents.model import EXTRACTOR_VERSION, Document, Unit
+from desktop_app.core.documents import child_answers
+from desktop_app.core.documents.child_answers import MalformedAnswer
+from desktop_app.core.documents.model import EXTRACTOR_VERSION, Document
 from desktop_app.core.schema import DatabaseTooNew, Schema
 
 log = logging.getLogger(__name__)
@@ -85,12 +87,12 @@ def get(sha256: str) -> Document | None:
                 sha256=sha256,
                 title=json.loads(title),
                 type=kind,
-                units=tuple(Unit(**u) for u in json.loads(units)),
+                units=tuple(child_answers.unit(u) for u in json.loads(units)),
                 warnings=tuple(json.loads(warnings)),
             )
             _touch(conn, sha256)
             return doc
-    except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
+    except (sqlite3.Error, OSError, ValueError, TypeError, MalformedAnswer) as exc:
         log.warning("Extraction cache: cannot read %s…: %s", sha256[:12], exc)
         return None
 

@@ -11,14 +11,23 @@ answers from both children (extraction and rendering) become the app's own excep
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import math
 from typing import Any, get_args
 
-from desktop_app.core.documents.model import Document, Unit, UnitKind
-from desktop_app.errors import DocumentError, PasswordRequired
+from desktop_app.core.documents.model import Extracted, OcrLayer, OcrWord, Unit, UnitKind
+from desktop_app.errors import (
+    DocumentError,
+    OcrUnavailable,
+    PasswordRequired,
+    ReaderOutOfMemory,
+)
 
-TYPES = frozenset({"pdf", "docx", "text", "markdown", "html", "csv", "code"})
+TYPES = frozenset({"pdf", "docx", "image", "text", "markdown", "html", "csv", "code"})
+#: What the child is doing, for the progress line ("reading page 7 of 40 by OCR").
+STAGES = frozenset({"text", "ocr"})
 MAX_UNITS = 2_000_000
+#: A page holds a few hundred words; a dense spreadsheet scan a few thousand.
+MAX_WORDS = 100_000
 MAX_LABEL_CHARS = 1000
 MAX_WARNINGS = 1000
 MAX_MESSAGE_CHARS = 2000
@@ -53,7 +62,7 @@ def json_line(untrusted_line: str | bytes, limit: int, what: str = "line") -> di
     return untrusted
 
 
-def message(untrusted_line: str, limit: int) -> dict[str, Any]:
+def message(untrusted_line: bytes, limit: int) -> dict[str, Any]:
     """One line of the extraction child: one kind of message (an error may carry more)."""
     untrusted = json_line(untrusted_line, limit)
     if len(untrusted) != 1 and "error" not in untrusted:
@@ -61,49 +70,84 @@ def message(untrusted_line: str, limit: int) -> dict[str, Any]:
     return untrusted
 
 
-def progress(untrusted: object) -> tuple[int, int]:
+def progress(untrusted: object) -> tuple[int, int, str]:
+    """(done, total, stage): `total` pages (or parts), `done` of them read so far."""
     if (
         not isinstance(untrusted, list)
-        or len(untrusted) != 2
-        or not all(type(n) is int for n in untrusted)
+        or len(untrusted) != 3
+        or not all(type(n) is int for n in untrusted[:2])
         or not 0 <= untrusted[0] <= untrusted[1] <= MAX_UNITS
+        or untrusted[2] not in STAGES
     ):
         raise MalformedAnswer("progress")
-    return untrusted[0], untrusted[1]
+    return untrusted[0], untrusted[1], untrusted[2]
 
 
-def document(untrusted: object, path: Path, sha256: str) -> Document:
-    """The extracted document, under the path and sha256 the app itself read and hashed."""
-    if not isinstance(untrusted, dict) or set(untrusted) != {"title", "type", "units", "warnings"}:
+def extracted(untrusted: object) -> Extracted:
+    """What the child parsed, checked; the app puts it under the path and sha256 it read and
+    hashed itself (documents.document)."""
+    fields = {"title", "type", "cacheable", "units", "warnings"}
+    if not isinstance(untrusted, dict) or set(untrusted) != fields:
         raise MalformedAnswer("document fields")
     units = untrusted["units"]
     if not isinstance(units, list) or not 0 < len(units) <= MAX_UNITS:
         raise MalformedAnswer("units")
     if untrusted["type"] not in TYPES:
         raise MalformedAnswer("type")
-    return Document(
-        path=path,
-        sha256=sha256,
-        title=_text(untrusted["title"], MAX_LABEL_CHARS),
-        type=untrusted["type"],
-        units=tuple(_unit(u) for u in units),
+    if not isinstance(untrusted["cacheable"], bool):
+        raise MalformedAnswer("cacheable")
+    title = untrusted["title"]
+    return Extracted(
+        units=tuple(unit(u) for u in units),
+        title=None if title is None else _text(title, MAX_LABEL_CHARS),
         warnings=_texts(untrusted["warnings"]),
+        cacheable=untrusted["cacheable"],
+        type=untrusted["type"],
     )
 
 
+#: Failures that cross the boundary, by code: one class each, and the code each is sent as.
+ERRORS: dict[str, type[DocumentError]] = {
+    "document": DocumentError,
+    "password": PasswordRequired,
+    "wrong_password": PasswordRequired,
+    "memory": ReaderOutOfMemory,
+    "ocr_unavailable": OcrUnavailable,
+}
+
+
+def error_answer(exc: DocumentError) -> dict[str, Any]:
+    """In a child: the failure as it crosses the boundary (`raise_error` maps it back)."""
+    if isinstance(exc, PasswordRequired):
+        code = "wrong_password" if exc.wrong_password else "password"
+    else:
+        code = next((c for c, cls in ERRORS.items() if type(exc) is cls), "document")
+    return {"error": {"code": code, "message": str(exc)}}
+
+
 def raise_error(untrusted: dict[str, Any]) -> None:
-    """A child's `{"error": …}` answer as the exception the app would have raised itself."""
-    text = untrusted.get("error")
-    if set(untrusted) - {"error", "password", "wrong_password"} or not isinstance(text, str):
+    """A child's `{"error": {"code", "message"}}` answer as the exception the app would have
+    raised itself (an unknown code is a broken protocol, not a guess)."""
+    error = untrusted.get("error")
+    if (
+        set(untrusted) != {"error"}
+        or not isinstance(error, dict)
+        or set(error) != {"code", "message"}
+        or error["code"] not in ERRORS
+        or not isinstance(error["message"], str)
+    ):
         raise MalformedAnswer("malformed error")
-    text = text[:MAX_MESSAGE_CHARS]
-    if untrusted.get("password") is True:
-        raise PasswordRequired(text, wrong_password=untrusted.get("wrong_password") is True)
-    raise DocumentError(text)
+    text, code = error["message"][:MAX_MESSAGE_CHARS], error["code"]
+    if ERRORS[code] is PasswordRequired:
+        raise PasswordRequired(text, wrong_password=code == "wrong_password")
+    raise ERRORS[code](text)
 
 
-def _unit(untrusted: object) -> Unit:
-    if not isinstance(untrusted, dict) or set(untrusted) != {"kind", "number", "label", "text"}:
+def unit(untrusted: object) -> Unit:
+    """A unit as `Unit.as_dict` wrote it, checked (the child's answer, and the cache's rows:
+    one reader for both)."""
+    fields = {"kind", "number", "label", "text", "ocr"}
+    if not isinstance(untrusted, dict) or set(untrusted) != fields:
         raise MalformedAnswer("unit fields")
     kind, number, label = untrusted["kind"], untrusted["number"], untrusted["label"]
     if kind not in get_args(UnitKind):
@@ -112,8 +156,52 @@ def _unit(untrusted: object) -> Unit:
         raise MalformedAnswer("unit number")
     if not isinstance(untrusted["text"], str):
         raise MalformedAnswer("unit text")
+    text = untrusted["text"]
     return Unit(kind, number, None if label is None else _text(label, MAX_LABEL_CHARS),
-                untrusted["text"])  # fmt: skip
+                text, _ocr(untrusted["ocr"], len(text)))  # fmt: skip
+
+
+def _ocr(untrusted: object, text_length: int) -> OcrLayer | None:
+    """A page's OCR layer: every word inside the text and inside the page."""
+    if untrusted is None:
+        return None
+    fields = {"words", "confidence", "rotation", "replaced_text_layer"}
+    if not isinstance(untrusted, dict) or set(untrusted) != fields:
+        raise MalformedAnswer("ocr fields")
+    words = untrusted["words"]
+    if not isinstance(words, list) or len(words) > MAX_WORDS:
+        raise MalformedAnswer("ocr words")
+    if untrusted["rotation"] not in (0, 90, 180, 270) or type(untrusted["rotation"]) is not int:
+        raise MalformedAnswer("ocr rotation")
+    if not isinstance(untrusted["replaced_text_layer"], bool):
+        raise MalformedAnswer("ocr replaced_text_layer")
+    return OcrLayer(
+        words=tuple(_word(w, text_length) for w in words),
+        confidence=_fraction(untrusted["confidence"], 100.0),
+        rotation=untrusted["rotation"],
+        replaced_text_layer=untrusted["replaced_text_layer"],
+    )
+
+
+def _word(untrusted: object, text_length: int) -> OcrWord:
+    if not isinstance(untrusted, list) or len(untrusted) != 7:
+        raise MalformedAnswer("ocr word")
+    start, end = untrusted[0], untrusted[1]
+    if type(start) is not int or type(end) is not int or not 0 <= start < end <= text_length:
+        raise MalformedAnswer("ocr word span")
+    left, top, right, bottom = (_fraction(v, 1.0) for v in untrusted[2:6])
+    if left > right or top > bottom:
+        raise MalformedAnswer("ocr word box")
+    return OcrWord(start, end, (left, top, right, bottom), _fraction(untrusted[6], 100.0))
+
+
+def _fraction(untrusted: object, high: float) -> float:
+    """A finite number in [0, high]."""
+    if isinstance(untrusted, bool) or not isinstance(untrusted, int | float):
+        raise MalformedAnswer("not a number")
+    if not (math.isfinite(untrusted) and 0.0 <= untrusted <= high):
+        raise MalformedAnswer("number out of range")
+    return float(untrusted)
 
 
 def _text(untrusted: object, limit: int) -> str:

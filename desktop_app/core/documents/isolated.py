@@ -1,15 +1,17 @@
-"""Extract a document in a child process with a time and a memory limit.
+"""Parse a document in a child process with a time and a memory limit.
 
-Documents come from anywhere, and the parsers (pypdf, python-docx) run arbitrary input:
-a hostile or just huge file can take minutes inside one page, or all the memory, and pypdf
-cannot be interrupted mid-page. In a child process it can: Stop (or a time limit) ends it
-with terminate, a short grace, then kill (as Dangerzone stops its isolated converters),
+Documents come from anywhere, and the parsers (pypdf, PDFium, Tesseract, lxml) run arbitrary
+input: a hostile or just huge file can take minutes inside one page, or all the memory, and
+pypdf cannot be interrupted mid-page. In a child process it can: Stop (or a time limit) ends
+it with terminate, a short grace, then kill (as Dangerzone stops its isolated converters),
 and a memory limit (RLIMIT_AS on POSIX) turns a runaway parse into a clear error instead of
 a swapping machine. The app keeps answering meanwhile, since no parser runs in its process.
 
-Protocol: the request (path, password, size limit) goes to the child's stdin as one JSON
-line, never on the command line (other users can read argv). The child writes JSON lines:
-`{"progress": [done, total]}`, then one `{"document": …}` or `{"error": …}`.
+Protocol: the app has read the file once (library.py); the child never opens it. The request
+goes to the child's stdin as one JSON line (name, password, OCR languages, byte count; the
+password never goes on the command line, where other users can read it), followed by the
+file's bytes. The child writes JSON lines: `{"progress": [done, total, stage]}`, then one
+`{"document": …}` or `{"error": {"code", "message"}}` (child_answers.py checks them all).
 """
 
 from __future__ import annotations
@@ -21,22 +23,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from desktop_app.core.documents import child_answers
-from desktop_app.core.documents.model import Document
-from desktop_app.errors import DocumentError, PasswordRequired, printable
+from desktop_app.core.documents.model import Extracted
+from desktop_app.errors import DocumentError, ReaderOutOfMemory
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
 CHILD_FLAG = "--folio-extract"
 #: A 3,000-page PDF extracts in about a minute here; ten is a hang, not a document.
 TIME_LIMIT_S = 600.0
-#: Address space for the child: pypdf on a 200 MB PDF stays well below this.
+#: OCR takes 1-3 s a page: each page read by OCR moves the deadline to at least this far
+#: ahead, so a 500-page scan can finish and one page that hangs still cannot.
+OCR_PAGE_LIMIT_S = 120.0
+#: Address space for the child: pypdf on a 200 MB PDF stays well below this, and so does
+#: Tesseract on a page drawn at 300 dpi.
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 #: Between terminate and kill.
 GRACE_S = 1.0
 #: The child's nice value (POSIX): it yields the CPU to the answer being generated.
 CHILD_NICENESS = 15
+
+#: progress(done, total, stage): stage "text" (pages parsed) or "ocr" (pages read by OCR).
+Progress = Callable[[int, int, str], None]
 
 
 class Cancelled(Exception):
@@ -44,44 +52,48 @@ class Cancelled(Exception):
 
 
 def extract(
-    path: Path,
+    data: bytes,
+    name: str,
     password: str | None,
-    max_bytes: int,
     *,
-    sha256: str,
-    progress: Callable[[int, int], None] | None = None,
+    ocr_languages: str = "eng",
+    progress: Progress | None = None,
     cancel: threading.Event | None = None,
     time_limit_s: float = TIME_LIMIT_S,
     memory_limit_bytes: int = MEMORY_LIMIT_BYTES,
-) -> Document:
-    """`documents.load(path)` in a child process. Raises what `load` raises, `Cancelled`
-    when `cancel` is set, and `DocumentError` when a limit is hit, the child dies or its
-    answer is malformed (child_answers.py). `sha256`: of the bytes the caller read; the
-    document carries it and the caller's `path`, never what the child says they are."""
+) -> Extracted:
+    """`documents.parse(data)` in a child process. Raises what `parse` raises (as the same
+    classes, mapped back by code), `Cancelled` when `cancel` is set, and `DocumentError`
+    when a limit is hit, the child dies or its answer is malformed (child_answers.py).
+    `name`: the file's name, for messages (printable)."""
     command = child_command(CHILD_FLAG, __name__)
     env = dict(os.environ, FOLIO_EXTRACT_MEMORY=str(memory_limit_bytes))
     # Windows has no nice(): the child starts below normal priority instead.
     flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
     child = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=env, text=True, encoding="utf-8", creationflags=flags,
+        env=env, creationflags=flags,
     )  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
-    request = {"path": str(path), "password": password, "max_bytes": max_bytes, "sha256": sha256}
-    child.stdin.write(json.dumps(request) + "\n")
-    child.stdin.close()
     watchdog = _Watchdog(child, cancel, time_limit_s)
-    limit = child_answers.line_limit(max_bytes)
+    sender = threading.Thread(
+        target=_send, args=(child.stdin, name, password, ocr_languages, data),
+        name="folio-extract-send", daemon=True,
+    )  # fmt: skip
+    sender.start()  # a 200 MB file fills the pipe long before the child answers
+    limit = child_answers.line_limit(len(data))
     malformed = False
     try:
         while line := child.stdout.readline(limit + 1):
             untrusted = child_answers.message(line, limit)
             if "progress" in untrusted:
-                done, total = child_answers.progress(untrusted["progress"])
+                done, total, stage = child_answers.progress(untrusted["progress"])
+                if stage == "ocr":
+                    watchdog.extend(OCR_PAGE_LIMIT_S)
                 if progress is not None:
-                    progress(done, total)
+                    progress(done, total, stage)
             elif "document" in untrusted:
-                return child_answers.document(untrusted["document"], path, sha256)
+                return child_answers.extracted(untrusted["document"])
             elif "error" in untrusted:
                 child_answers.raise_error(untrusted)
             else:
@@ -91,16 +103,28 @@ def extract(
     finally:
         watchdog.stop()
         stop(child)
+        sender.join()
     if watchdog.cancelled:
         raise Cancelled
-    name = printable(path.name)
     if malformed:
         raise DocumentError(f"Reading {name} failed: the reader sent a malformed answer.")
     if watchdog.timed_out:
-        raise DocumentError(f"Reading {name} took longer than {time_limit_s / 60:.0f} minutes.")
+        raise DocumentError(f"Reading {name} took too long (a page hung); it was stopped.")
     if child.returncode is not None and child.returncode < 0:
         raise DocumentError(f"Reading {name} was stopped: it needed too much memory or crashed.")
     raise DocumentError(f"Reading {name} failed (the reader exited with {child.returncode}).")
+
+
+def _send(pipe, name: str, password: str | None, languages: str, data: bytes) -> None:
+    """The request, then the bytes; a child that died (or was stopped) meanwhile ends it."""
+    request = {"name": name, "password": password, "ocr_languages": languages,
+               "bytes": len(data)}  # fmt: skip
+    try:
+        pipe.write((json.dumps(request) + "\n").encode())
+        pipe.write(data)
+        pipe.close()
+    except (OSError, ValueError):
+        pass
 
 
 class _Watchdog:
@@ -126,6 +150,10 @@ class _Watchdog:
             stop(self._child)
             return
 
+    def extend(self, seconds: float) -> None:
+        """The child made progress on slow work: it may take `seconds` more from now."""
+        self._deadline = max(self._deadline, time.monotonic() + seconds)
+
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
@@ -137,6 +165,22 @@ def child_command(flag: str, module: str) -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, flag]
     return [sys.executable, "-m", module]
+
+
+def _log_to_the_app_s_file() -> None:
+    """The parsers' reports (pypdf's notes on a damaged file) go to the app's log file, as
+    when they ran in the app; appended by line, never rotated from here."""
+    import logging
+
+    from desktop_app import paths
+
+    try:
+        handler = logging.FileHandler(paths.log_dir() / "folio.log", encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
 
 
 def limit_memory(variable: str) -> None:
@@ -165,42 +209,41 @@ def stop(child: subprocess.Popen) -> None:
 
 
 def child_main() -> int:
-    """Read one request from stdin, extract, answer on stdout (see the module docstring)."""
+    """Read one request and the file's bytes from stdin, parse, answer on stdout (see the
+    module docstring)."""
     limit_memory("FOLIO_EXTRACT_MEMORY")
     if sys.platform != "win32":
         # Below the answer in priority: on a 2-core laptop a parse at equal priority cut a
         # streaming answer to a third of its speed; reading can wait for idle cycles.
         os.nice(CHILD_NICENESS)
-    from desktop_app.core import documents
-
-    request = json.loads(sys.stdin.readline())
+    _log_to_the_app_s_file()
+    stdin = sys.stdin.buffer
+    request = json.loads(stdin.readline())
+    name = request["name"]
 
     def send(message: dict) -> None:
         sys.stdout.write(json.dumps(message) + "\n")
         sys.stdout.flush()
 
-    try:
-        doc = documents.load(
-            request["path"], request["password"], max_bytes=request["max_bytes"],
-            progress=lambda done, total: send({"progress": [done, total]}),
+    try:  # the bytes, the parsers and OCR's engine all live under the memory limit
+        data = stdin.read(request["bytes"])
+        from desktop_app.core import documents
+
+        extracted = documents.parse(
+            data, name, request["password"],
+            lambda done, total, stage: send({"progress": [done, total, stage]}),
+            request["ocr_languages"],
         )  # fmt: skip
-    except PasswordRequired as exc:
-        send({"error": str(exc), "password": True, "wrong_password": exc.wrong_password})
-        return 0
     except DocumentError as exc:
-        send({"error": str(exc)})
+        send(child_answers.error_answer(exc))
         return 0
     except MemoryError:
-        name = printable(Path(request["path"]).name)
-        send({"error": f"Reading {name} needed too much memory."})
-        return 0
-    if doc.sha256 != request["sha256"]:  # what was parsed is not what the app hashed
-        name = printable(Path(request["path"]).name)
-        send({"error": f"{name} changed while it was being read; open it again."})
+        message = f"Reading {name} needed too much memory."
+        send(child_answers.error_answer(ReaderOutOfMemory(message)))
         return 0
     send({"document": {
-        "title": doc.title, "type": doc.type,
-        "units": [u.as_dict() for u in doc.units], "warnings": list(doc.warnings),
+        "title": extracted.title, "type": extracted.type, "cacheable": extracted.cacheable,
+        "units": [u.as_dict() for u in extracted.units], "warnings": list(extracted.warnings),
     }})  # fmt: skip
     return 0
 

@@ -16,8 +16,55 @@ from typing import Literal
 UnitKind = Literal["page", "section"]
 
 #: Bump when any extractor's output changes: cached extractions of an older
-#: version are ignored and redone.
-EXTRACTOR_VERSION = 1
+#: version are ignored and redone. 2: scanned pages are read by OCR (`Unit.ocr`).
+EXTRACTOR_VERSION = 2
+
+#: What a page read by OCR carries in its locator, for the model and for a reader.
+OCR_MARK = " · OCR"
+
+#: A word's box: (left, top, right, bottom) as fractions of the page as it is shown
+#: (rotation applied), so any rendering of the page, at any scale, can place it.
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    #: [start, end) of the word in its unit's text.
+    start: int
+    end: int
+    box: Box
+    #: The engine's confidence, 0-100.
+    confidence: float
+
+
+@dataclass(frozen=True)
+class OcrLayer:
+    """How a unit's text was read from a picture of the page, word by word.
+
+    Kept beside the text so that a quote found in the text can be highlighted on the
+    scan (the words it spans) and so that unsure words can be reported, not hidden."""
+
+    words: tuple[OcrWord, ...]
+    #: Mean word confidence, 0-100.
+    confidence: float
+    #: Clockwise degrees the scan was turned to be read upright (0, 90, 180, 270).
+    rotation: int = 0
+    #: True when the page had a text layer that was unusable (junk) and was read again.
+    replaced_text_layer: bool = False
+
+    #: Words below this confidence are reported as unsure.
+    UNSURE_BELOW = 60.0
+
+    def unsure(self, text: str) -> list[str]:
+        return [text[w.start : w.end] for w in self.words if w.confidence < self.UNSURE_BELOW]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "words": [[w.start, w.end, *w.box, w.confidence] for w in self.words],
+            "confidence": self.confidence,
+            "rotation": self.rotation,
+            "replaced_text_layer": self.replaced_text_layer,
+        }
 
 
 @dataclass(frozen=True)
@@ -29,14 +76,23 @@ class Unit:
     #: reader sees it, numbering included ("12.3 Payment"); None before the first heading.
     label: str | None
     text: str
+    #: For a page read from a picture (a scan, an image file): the words and their boxes.
+    ocr: OcrLayer | None = None
 
     def locator(self) -> str:
         if self.kind == "page":
             return f"[Page {self.label or self.number}]"
         return f"§ {self.label}" if self.label else ""
 
+    def heading(self) -> str:
+        """The locator as the model and a reader see it: a page read by OCR says so
+        (`[Page 3 · OCR]`), so an answer can warn that a figure there may be misread."""
+        locator = self.locator()
+        return f"{locator[:-1]}{OCR_MARK}]" if self.ocr is not None and locator else locator
+
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "number": self.number, "label": self.label, "text": self.text}
+        return {"kind": self.kind, "number": self.number, "label": self.label, "text": self.text,
+                "ocr": None if self.ocr is None else self.ocr.as_dict()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,6 +104,10 @@ class Extracted:
     warnings: tuple[str, ...] = ()
     #: False for encrypted files, whose plain text must not be cached on disk.
     cacheable: bool = True
+    #: "pdf", "docx", "image" or a text kind (set by `documents.parse`).
+    type: str = ""
+    #: PDF: the physical numbers of pages without a text layer (scans, until OCR reads them).
+    scanned: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,7 +115,7 @@ class Document:
     path: Path
     sha256: str
     title: str
-    #: "pdf", "docx", or a text kind: "text", "markdown", "html", "csv", "code".
+    #: "pdf", "docx", "image", or a text kind: "text", "markdown", "html", "csv", "code".
     type: str
     units: tuple[Unit, ...]
     warnings: tuple[str, ...] = field(default=())
@@ -64,7 +124,7 @@ class Document:
         """Exactly what the model sees: every unit behind its locator."""
         parts = []
         for unit in self.units:
-            locator = unit.locator()
+            locator = unit.heading()
             body = unit.text.strip()
             if not body and unit.kind == "page":
                 body = "(no text on this page)"
@@ -74,6 +134,10 @@ class Document:
     def for_path(self, path: Path) -> Document:
         """The same content seen at another path (a cached copy, a moved file)."""
         return replace(self, path=path)
+
+    def ocr_pages(self) -> list[int]:
+        """The numbers of the pages read by OCR."""
+        return [u.number for u in self.units if u.ocr is not None and u.number is not None]
 
     @property
     def pages(self) -> int | None:

@@ -23,7 +23,56 @@ import pypdfium2.raw as pdfium_c
 
 from desktop_app.core.documents.places import quote_span
 from desktop_app.core.documents.rendered_page import MAX_PIXELS, Box, RenderedPage
+from desktop_app.core.documents.sniff import is_image
 from desktop_app.errors import DocumentError, PasswordRequired, printable
+
+
+class ImagePages:
+    """An image file (PNG, JPEG, a multi-page TIFF) as pages, to draw like a PDF's: one page a
+    frame, at 72 dpi "points" when the file says no resolution, so zoom behaves the same."""
+
+    def __init__(self, path: Path) -> None:
+        from PIL import Image
+
+        from desktop_app.core.documents.scanned import MAX_OCR_PIXELS
+
+        Image.MAX_IMAGE_PIXELS = MAX_OCR_PIXELS
+        self._image = Image.open(path)
+        self._frames = getattr(self._image, "n_frames", 1)
+
+    def __len__(self) -> int:
+        return self._frames
+
+    def draw(self, index: int, scale: float, fit_width: int) -> RenderedPage:
+        from PIL import Image
+
+        start = time.perf_counter()
+        self._image.seek(index)
+        frame = self._image.convert("RGB")
+        dpi = self._image.info.get("dpi", (72, 72))[0] or 72
+        width_pt, height_pt = frame.width * 72 / dpi, frame.height * 72 / dpi
+        scale = fit_width / max(width_pt, 1.0) if fit_width > 0 else scale
+        scale = min(scale, 0.995 * (MAX_PIXELS / max(width_pt * height_pt, 1.0)) ** 0.5)
+        size = (max(1, round(width_pt * scale)), max(1, round(height_pt * scale)))
+        pixels = frame.resize(size, Image.Resampling.LANCZOS).convert("RGBA").tobytes("raw", "BGRA")
+        elapsed = (time.perf_counter() - start) * 1000
+        return RenderedPage(pixels, size[0], size[1], 4 * size[0], scale, self._frames, (),
+                            False, elapsed)  # fmt: skip
+
+    def close(self) -> None:
+        self._image.close()
+
+
+def open_document(path: Path, password: str | None) -> pdfium.PdfDocument | ImagePages:
+    """A PDF (PDFium) or an image file (Pillow), decided by the bytes, not the name."""
+    with path.open("rb") as handle:
+        head = handle.read(1024)
+    if b"%PDF-" not in head and is_image(head):
+        try:
+            return ImagePages(path)
+        except (OSError, ValueError) as exc:
+            raise DocumentError(f"{printable(path.name)} cannot be shown: {exc}") from None
+    return open_pdf(path, password)
 
 
 def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
@@ -42,7 +91,11 @@ def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
 
 
 def render(
-    doc: pdfium.PdfDocument, index: int, scale: float, quote: str | None, fit_width: int = 0
+    doc: pdfium.PdfDocument | ImagePages,
+    index: int,
+    scale: float,
+    quote: str | None,
+    fit_width: int = 0,
 ) -> RenderedPage:
     """Page `index` (0-based) at `scale` pixels per point, or `fit_width` pixels wide when
     given (the view fits the width before it knows the page's size), with the quote's boxes."""
@@ -51,6 +104,8 @@ def render(
     if not 0 <= index < count:
         noun = "page" if count == 1 else "pages"
         raise DocumentError(f"The document has {count} {noun}; there is no page {index + 1}.")
+    if isinstance(doc, ImagePages):
+        return doc.draw(index, scale, fit_width)
     page = doc[index]
     try:
         width_pt, height_pt = page.get_size()

@@ -111,6 +111,8 @@ def _read(
         warnings=problems.warnings(),
         # The plain text of an encrypted file must never be written to disk.
         cacheable=not encrypted,
+        # Said by scanned.py, which reads them by OCR (or says why it cannot).
+        scanned=tuple(problems.no_text),
     )
 
 
@@ -134,17 +136,6 @@ class _Problems:
                 "the file is damaged or incomplete (an interrupted download?); "
                 "only the text that could be recovered is used."
             )
-        if self.no_text:
-            if len(self.no_text) == 1:
-                out.append(
-                    f"page {self.no_text[0]} has no text layer (scanned?); OCR is not "
-                    "supported, so the model cannot see it."
-                )
-            else:
-                out.append(
-                    f"pages {page_ranges(self.no_text)} have no text layer (scanned?); OCR is "
-                    "not supported, so the model cannot see them."
-                )
         if self.damaged:
             out.append(f"{_pages(self.damaged)} could not be read (damaged)")
         if self.too_long:

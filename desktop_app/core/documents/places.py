@@ -28,8 +28,9 @@ class Place:
         return self.document.units[self.index]
 
     @property
-    def is_pdf(self) -> bool:
-        return self.document.type == "pdf"
+    def is_paged(self) -> bool:
+        """Shown as a drawn page (a PDF, an image), not as text."""
+        return self.document.type in ("pdf", "image")
 
 
 def matches(unit: Unit, locator: str) -> bool:
@@ -44,11 +45,7 @@ def matches(unit: Unit, locator: str) -> bool:
 
 
 def find_place(
-    paths: Sequence[str],
-    locator: str,
-    document: str | None,
-    load: Callable[[str, str | None], Document],
-    password: Callable[[str], str | None],
+    paths: Sequence[str], locator: str, document: str | None, load: Callable[[str], Document]
 ) -> Place | None:
     """The unit `locator` names, in the document called `document` when given (a citation
     checked against the text knows it), else in the first document that has one.
@@ -56,7 +53,7 @@ def find_place(
     ordered = sorted(paths, key=lambda p: Path(p).name != document) if document else paths
     for path in ordered:
         try:
-            doc = load(path, password(path))
+            doc = load(path)
         except PasswordRequired:
             raise
         except FolioError:
@@ -76,3 +73,19 @@ def quote_span(text: str, quote: str | None) -> tuple[int, int] | None:
     if span is None:
         return None
     return where[span[0]], where[span[1] - 1] + 1
+
+
+def ocr_boxes(
+    unit: Unit, quote: str | None, width: int, height: int
+) -> tuple[tuple[float, float, float, float], ...]:
+    """Boxes, in pixels of a `width` x `height` drawing of the page, around the OCR'd words
+    that `quote` spans in `unit`'s text (found as any citation's quote is)."""
+    span = quote_span(unit.text, quote) if unit.ocr is not None else None
+    if span is None:
+        return ()
+    start, end = span
+    return tuple(
+        (w.box[0] * width, w.box[1] * height, w.box[2] * width, w.box[3] * height)
+        for w in unit.ocr.words
+        if w.start < end and w.end > start
+    )

@@ -27,7 +27,7 @@ from typing import IO
 from desktop_app.core.documents import child_answers, isolated, rendered_page
 from desktop_app.core.documents.child_answers import MalformedAnswer
 from desktop_app.core.documents.rendered_page import RenderedPage
-from desktop_app.errors import DocumentError, PasswordRequired, printable
+from desktop_app.errors import DocumentError, ReaderOutOfMemory, printable
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
 CHILD_FLAG = "--folio-render"
@@ -167,20 +167,20 @@ def child_main() -> int:
             key = (str(path), request["password"], path.stat().st_mtime_ns)
             doc = opened.get(key)
             if doc is None:
-                doc = opened[key] = page_render.open_pdf(path, request["password"])
+                doc = opened[key] = page_render.open_document(path, request["password"])
                 while len(opened) > OPEN_DOCUMENTS:
                     opened.popitem(last=False)[1].close()
             opened.move_to_end(key)
             page = page_render.render(
                 doc, request["page"], request["scale"], request["quote"], request["fit_width"]
             )
-        except PasswordRequired as exc:
-            header = {"error": str(exc), "password": True, "wrong_password": exc.wrong_password}
-            out.write((json.dumps(header) + "\n").encode())
         except (DocumentError, OSError, MemoryError) as exc:
             name = printable(path.name)
-            message = str(exc) if isinstance(exc, DocumentError) else f"{name}: {exc}"
-            out.write((json.dumps({"error": message}) + "\n").encode())
+            if isinstance(exc, MemoryError):
+                exc = ReaderOutOfMemory(f"Showing a page of {name} needed too much memory.")
+            elif not isinstance(exc, DocumentError):
+                exc = DocumentError(f"{name}: {exc}")
+            out.write((json.dumps(child_answers.error_answer(exc)) + "\n").encode())
         else:
             fields = asdict(page)
             pixels = fields.pop("pixels")

@@ -49,6 +49,12 @@ class RenderedPage:
     render_ms: float
 
 
+def rgb32_length(width: int, height: int, stride: int) -> int:
+    """The bytes a QImage of these dimensions reads: checked again right before one is
+    built, so no path can hand Qt a buffer shorter than what it will copy."""
+    return stride * (height - 1) + 4 * width if height > 0 else 0
+
+
 def pixel_bytes(untrusted: dict[str, Any]) -> int:
     """How many pixel bytes follow a page header: checked against its dimensions before the
     caller reads any of them."""

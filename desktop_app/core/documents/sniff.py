@@ -14,13 +14,12 @@ from pathlib import PurePath
 from desktop_app.core.documents.zipguard import GuardedZip
 from desktop_app.errors import DocumentError
 
+#: Pictures of pages (a phone photo of a contract, a scanner's TIFF): read by OCR.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
@@ -48,8 +47,14 @@ CODE_SUFFIXES = frozenset(
 )
 
 
+def is_image(data: bytes) -> bool:
+    """A picture of pages (PNG, JPEG, TIFF), read by OCR and drawn as pages."""
+    return data.startswith(_IMAGE_MAGIC)
+
+
 def detect_type(data: bytes, name: str) -> str:
-    """The file's type: "pdf", "docx", or a text kind ("text", "markdown", "html", "csv", "code").
+    """The file's type: "pdf", "docx", "image" (PNG, JPEG, TIFF), or a text kind ("text",
+    "markdown", "html", "csv", "code").
 
     Raises `DocumentError` naming what the file is when Folio cannot read it.
     """
@@ -57,6 +62,8 @@ def detect_type(data: bytes, name: str) -> str:
         return "pdf"
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return _zip_kind(data, name)
+    if is_image(data):
+        return "image"
     for magic, what in _BINARY_MAGIC:
         if data.startswith(magic):
             raise DocumentError(f"{name} is {what}, not a document Folio can read.")

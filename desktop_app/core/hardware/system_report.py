@@ -1,7 +1,8 @@
 """What `folio system` prints: the facts a bug report about speed or a crash needs.
 
 CPU model and features, the CPU module llama.cpp runs on (and those passed over), every GPU
-each backend sees, RAM, the build's backend modules, and why a GPU would not be used.
+each backend sees, RAM, the build's backend modules, and why a GPU would not be used; the OCR
+engine with its languages, and how to add one the user's OCR setting names but that is missing.
 """
 
 from __future__ import annotations
@@ -37,9 +38,35 @@ def _cpu_model() -> tuple[str, list[str]]:
     return (model.group(1).strip() if model else name), relevant
 
 
-def system_report() -> dict[str, Any]:
-    """Everything as one JSON-ready dict (loads the backends if nothing has yet)."""
+def ocr_report(wanted: str) -> dict[str, Any]:
+    """The OCR engine, its languages, and what `wanted` ("fra+eng") lacks with how to add it."""
+    from desktop_app.core.documents.ocr import engine_info
+
+    info = engine_info()
+    missing = info.missing(wanted) if info.version else ()
+    return {
+        "engine": info.name,
+        "version": info.version,
+        "tessdata": str(info.tessdata) if info.tessdata else None,
+        "languages": sorted(info.languages),
+        "problem": info.problem,
+        "wanted": wanted,
+        "missing": {language: info.how_to_add(language) for language in missing},
+    }
+
+
+def system_report(ocr_languages: str | None = None) -> dict[str, Any]:
+    """Everything as one JSON-ready dict (loads the backends if nothing has yet).
+
+    `ocr_languages`: the OCR setting to check the installed languages against; None reads
+    the user's settings.
+    """
     import llama_cpp
+
+    if ocr_languages is None:
+        from desktop_app import settings
+
+        ocr_languages = settings.load().ocr_languages
 
     status = ensure_loaded()
     hw = hardware.detect()
@@ -81,7 +108,26 @@ def system_report() -> dict[str, Any]:
         "gpu_offload": hw.gpu_offload,
         "gpus": devices,
         "gpu_note": None if hw.gpu_offload else status.gpu_reason(),
+        "ocr": ocr_report(ocr_languages),
     }
+
+
+def format_ocr(ocr: dict[str, Any]) -> list[str]:
+    """ "OCR: Tesseract 5.5.4, languages: deu, eng, … (tessdata: …)", then what is missing."""
+    if not ocr["version"]:
+        return [f"OCR: not available: {ocr['problem'] or 'no OCR engine in this build'}"]
+    languages = ", ".join(ocr["languages"]) or "none"
+    lines = [
+        f"OCR: {ocr['engine']} {ocr['version']}, languages: {languages} "
+        f"(tessdata: {ocr['tessdata'] or 'not found'})"
+    ]
+    if ocr["problem"]:
+        lines.append(f"  {ocr['problem']}")
+    lines += [
+        f"  {language} is not installed (OCR setting: {ocr['wanted']}). {how}"
+        for language, how in ocr["missing"].items()
+    ]
+    return lines
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -125,4 +171,5 @@ def format_report(report: dict[str, Any]) -> str:
         "GPU offload: yes" if report["gpu_offload"] else f"GPU offload: no ({report['gpu_note']})"
     )
     lines.append(f"Backend modules: {backends['dir']}")
+    lines += format_ocr(report["ocr"])
     return "\n".join(lines)

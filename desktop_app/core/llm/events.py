@@ -16,6 +16,8 @@ class PrefillProgress:
     total: int
     tokens_per_s: float | None = None
     eta_s: float | None = None
+    #: Reading documents: "text" (pages parsed) or "ocr" (pages read by OCR).
+    stage: str = ""
 
 
 @dataclass(frozen=True)

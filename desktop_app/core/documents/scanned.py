@@ -1,0 +1,194 @@
+"""Pages that are pictures become text with word boxes: scanned PDF pages and image files.
+
+Runs in the reader child only (isolated.py): PDFium draws the page and Tesseract reads it
+(ocr.py), both on untrusted input. A PDF keeps its text pages as pypdf read them; a page
+with no text layer, or one whose text layer is junk (text_quality.py: a copier's invisible
+OCR, unmapped glyphs), is drawn at `OCR_DPI` and read again, page by page, with progress.
+Each OCR'd unit keeps its words' boxes (fractions of the page as shown), so a quote found
+in its text can be highlighted on the scan, and every such page is marked: the locator
+(`[Page 3 · OCR]`), the warnings (which pages, the mean confidence, unsure words).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from desktop_app.core.documents.model import Extracted, OcrLayer, OcrWord, Unit, page_ranges
+from desktop_app.core.documents.text_quality import looks_like_junk
+from desktop_app.errors import DocumentError, OcrUnavailable
+
+#: Tesseract reads body text best at 300 dpi (its documentation; measured in
+#: benchmarks/ocr.py): fewer dots lose accents and small print, more only cost time.
+OCR_DPI = 300
+#: A page drawn for OCR has at most this many pixels (an A4 page at 300 dpi has 8.7 M): a
+#: poster-sized page is read at a lower resolution rather than exhausting the child.
+MAX_OCR_PIXELS = 36_000_000
+#: Frames of a multi-page TIFF read at most (a fax of a thousand pages is not a contract).
+MAX_FRAMES = 2000
+#: Unsure words listed in a warning, per document.
+MAX_UNSURE_SHOWN = 12
+
+#: progress(done, total, stage)
+Progress = Callable[[int, int, str], None]
+
+
+def read_scans(
+    data: bytes,
+    extracted: Extracted,
+    name: str,
+    password: str | None,
+    languages: str,
+    progress: Progress | None,
+) -> Extracted:
+    """`extracted` (a PDF read by pypdf) with its scanned and junk pages read by OCR."""
+    junk = {u.number for u in extracted.units if u.text and looks_like_junk(u.text)}
+    wanted = sorted(set(extracted.scanned) | junk)
+    if not wanted:
+        return extracted
+    try:
+        reader = _reader(languages)
+    except OcrUnavailable as exc:
+        return _unread(extracted, wanted, str(exc))
+    import pypdfium2 as pdfium
+
+    units = list(extracted.units)
+    try:
+        pdf = pdfium.PdfDocument(data, password=password or None)
+    except pdfium.PdfiumError:
+        reader.close()  # pypdf read the file; PDFium cannot draw it
+        return _unread(extracted, wanted, "the pages could not be drawn for OCR")
+    try:
+        for done, number in enumerate(wanted, 1):
+            page = pdf[number - 1]
+            try:
+                image = _draw(page)
+            finally:
+                page.close()
+            read = _unit(units[number - 1], reader.read(image), replaced=number in junk)
+            if number not in junk or read.text.strip():
+                units[number - 1] = read  # a junk layer stays when the scan reads as nothing
+            if progress is not None:
+                progress(done, len(wanted), "ocr")
+    finally:
+        pdf.close()
+        reader.close()
+    still_empty = [n for n in extracted.scanned if not units[n - 1].text.strip()]
+    warnings = [*extracted.warnings, *_ocr_warnings(units, junk, still_empty)]
+    return replace(extracted, units=tuple(units), warnings=tuple(warnings), scanned=())
+
+
+def read_image(data: bytes, name: str, languages: str, progress: Progress | None) -> Extracted:
+    """An image file (PNG, JPEG, TIFF with one page a frame) as pages read by OCR."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_OCR_PIXELS  # Pillow refuses a decompression bomb itself
+    try:
+        reader = _reader(languages)
+    except OcrUnavailable as exc:
+        raise OcrUnavailable(f"{name} is an image, and {exc}") from None
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            total = min(getattr(picture, "n_frames", 1), MAX_FRAMES)
+            units = []
+            for index, frame in enumerate(ImageSequence.Iterator(picture)):
+                if index == total:
+                    break
+                blank = Unit("page", index + 1, None, "")
+                units.append(_unit(blank, reader.read(frame.convert("L")), replaced=False))
+                if progress is not None:
+                    progress(index + 1, total, "ocr")
+    except Image.DecompressionBombError:
+        raise DocumentError(
+            f"{name} is an image of more than {MAX_OCR_PIXELS // 1_000_000} million pixels; "
+            "Folio reads pages up to that size."
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, EOFError):
+        raise DocumentError(f"{name} is a damaged image (or a kind Folio cannot read).") from None
+    finally:
+        reader.close()
+    empty = [u.number for u in units if not u.text.strip() and u.number is not None]
+    warnings = list(_ocr_warnings(units, set(), empty))
+    if total < getattr(picture, "n_frames", 1):
+        warnings.append(f"only the first {MAX_FRAMES} pages of the image were read.")
+    return Extracted(units=tuple(units), warnings=tuple(warnings))
+
+
+def _reader(languages: str):
+    """The OCR engine for `languages`, or `OcrUnavailable` saying what is missing."""
+    from desktop_app.core.documents import ocr
+
+    try:
+        return ocr.OcrReader(languages)
+    except ocr.OcrUnavailable as exc:
+        raise OcrUnavailable(str(exc)) from None
+
+
+def _draw(page):
+    """The page as a grayscale picture at OCR_DPI (less for a huge page), as it is shown:
+    PDFium applies the page's own /Rotate, so boxes are fractions of the shown page."""
+    width, height = page.get_size()
+    scale = min(OCR_DPI / 72, (MAX_OCR_PIXELS / max(width * height, 1.0)) ** 0.5)
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        return bitmap.to_pil().convert("L")
+    finally:
+        bitmap.close()
+
+
+def _unit(unit: Unit, page, *, replaced: bool) -> Unit:
+    """`unit` with the text and words the engine read (`page`: an ocr.OcrPage)."""
+    words = tuple(OcrWord(w.start, w.end, w.box, w.confidence) for w in page.words)
+    layer = OcrLayer(words, page.confidence, page.rotation, replaced)
+    return replace(unit, text=page.text, ocr=layer)
+
+
+def _ocr_warnings(units: Sequence[Unit], junk: set, empty: Sequence[int]) -> list[str]:
+    read = [u for u in units if u.ocr is not None and u.text.strip()]
+    out = []
+    if read:
+        numbers = [u.number for u in read if u.number is not None]
+        mean = sum(u.ocr.confidence for u in read) / len(read)
+        out.append(
+            f"{_pages(numbers)} read by OCR (mean confidence {mean:.0f}%): figures there may "
+            "be misread; check them on the page."
+        )
+    if replaced := sorted(u.number for u in read if u.ocr.replaced_text_layer):
+        out.append(f"{_pages(replaced)}: the text layer was unreadable; read again by OCR.")
+    unsure = [
+        f"“{word}” (p. {u.number})" for u in read for word in u.ocr.unsure(u.text)
+    ]  # fmt: skip
+    if unsure:
+        extra = len(unsure) - MAX_UNSURE_SHOWN
+        more = f" and {extra} more" if extra > 0 else ""
+        out.append(f"words OCR is unsure of: {', '.join(unsure[:MAX_UNSURE_SHOWN])}{more}.")
+    if empty:
+        one = len(empty) == 1
+        out.append(
+            f"{_pages(list(empty))} {'has' if one else 'have'} no text layer, and OCR found no "
+            f"text on {'it' if one else 'them'} (blank, or a picture)."
+        )
+    return out
+
+
+def _unread(extracted: Extracted, wanted: Sequence[int], why: str) -> Extracted:
+    """Pages that OCR cannot read here: scans stay out of the model's view, junk layers stay
+    as they are; both are said."""
+    warnings = list(extracted.warnings)
+    if scans := [n for n in wanted if n in extracted.scanned]:
+        one = len(scans) == 1
+        warnings.append(
+            f"{_pages(scans)} {'is a scan' if one else 'are scans'} ({why}), so the model "
+            f"cannot see {'it' if one else 'them'}."
+        )
+    if junk := [n for n in wanted if n not in extracted.scanned]:
+        warnings.append(
+            f"{_pages(junk)}: the text layer looks unreadable, and OCR cannot read "
+            f"{'it' if len(junk) == 1 else 'them'} again ({why})."
+        )
+    return replace(extracted, warnings=tuple(warnings), scanned=())
+
+
+def _pages(numbers: Sequence[int]) -> str:
+    return f"page{'s' if len(numbers) > 1 else ''} {page_ranges(list(numbers))}"
