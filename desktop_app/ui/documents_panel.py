@@ -72,7 +72,9 @@ def format_progress(
     document is extracted). Rate and ETA are omitted until they mean something (None,
     NaN or infinite right after a start)."""
     parts = [f"{label} {done:,} / {total:,} {unit}" if total > 0 else f"{label} {done:,} {unit}"]
-    if _finite(tokens_per_s) and tokens_per_s > 0:
+    if _finite(tokens_per_s) and 0 < tokens_per_s < 1 and unit == "pages":
+        parts.append(f"{1 / tokens_per_s:.1f} s/page")  # OCR: seconds a page say more
+    elif _finite(tokens_per_s) and tokens_per_s > 0:
         rate = f"{tokens_per_s:.0f}" if tokens_per_s >= 10 else f"{tokens_per_s:.1f}"
         parts.append(f"{rate} {'tok' if unit == 'tokens' else unit}/s")
     if _finite(eta_s) and eta_s >= 0:

@@ -138,5 +138,5 @@ class SourceLoader(QObject):
         image = QImage(page.pixels, page.width, page.height, page.stride, fmt)
         return Shown(
             path, place.document, place.index, image.copy(), highlights, None,
-            page.has_text or scanned, page.scale,
+            page.has_text or bool(scanned and unit.text.strip()), page.scale,
         )  # fmt: skip

@@ -233,6 +233,9 @@ def test_format_helpers() -> None:
     assert format_duration(300) == "5 min"
     assert format_duration(4320) == "1 h 12 min"
     assert format_progress(5, 10, 2.44, float("inf")) == "Reading 5 / 10 tokens · 2.4 tok/s"
+    assert format_progress(7, 40, 1 / 1.4, 46.2, "Reading by OCR", "pages") == (
+        "Reading by OCR 7 / 40 pages · 1.4 s/page · 46 s left"
+    )
 
 
 def _drag_and_drop(panel: DocumentsPanel, mime: QMimeData) -> tuple[bool, bool]:

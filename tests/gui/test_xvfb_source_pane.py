@@ -77,9 +77,9 @@ def test_a_citation_on_a_scanned_page_is_highlighted_on_the_scan(tmp_path: Path)
         "✓ Quote found on the cited page, highlighted on the scan (read by OCR): "
         "“1,200 euros per month, payable in advance”"
     )
-    # One box a word: "1,200 euros per month, payable in advance" is seven words.
-    assert result["highlights"] == 7
+    # One box a line, like a text page's: the quote is on one line of the scan.
+    assert result["highlights"] == 1
     shot = QImage(str(tmp_path / "screenshot.png"))
     left, top = result["canvas"][:2]
     shares = [_yellow_share(shot, left, top, box) for box in result["boxes"]]
-    assert min(shares) > 1 / 3, shares
+    assert min(shares) > 1 / 4, shares  # the box hugs the glyphs: more ink inside it

@@ -79,13 +79,22 @@ def ocr_boxes(
     unit: Unit, quote: str | None, width: int, height: int
 ) -> tuple[tuple[float, float, float, float], ...]:
     """Boxes, in pixels of a `width` x `height` drawing of the page, around the OCR'd words
-    that `quote` spans in `unit`'s text (found as any citation's quote is)."""
+    that `quote` spans in `unit`'s text (found as any citation's quote is): one box a line,
+    as a text page's highlight is, not one a word."""
     span = quote_span(unit.text, quote) if unit.ocr is not None else None
     if span is None:
         return ()
     start, end = span
-    return tuple(
-        (w.box[0] * width, w.box[1] * height, w.box[2] * width, w.box[3] * height)
-        for w in unit.ocr.words
-        if w.start < end and w.end > start
-    )
+    lines: list[list[float]] = []
+    for word in unit.ocr.words:
+        if not (word.start < end and word.end > start):
+            continue
+        left, top, right, bottom = word.box
+        last = lines[-1] if lines else None
+        # The same line: the next word to the right, overlapping the line's height by half.
+        overlap = 0.0 if last is None else min(bottom, last[3]) - max(top, last[1])
+        if last is not None and left >= last[0] and overlap > 0.5 * (bottom - top):
+            last[1:] = [min(top, last[1]), max(right, last[2]), max(bottom, last[3])]
+        else:
+            lines.append([left, top, right, bottom])
+    return tuple((x0 * width, y0 * height, x1 * width, y1 * height) for x0, y0, x1, y1 in lines)
