@@ -20,7 +20,8 @@ from pathlib import Path
 
 from desktop_app.errors import FolioError, printable
 
-SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown", ".csv", ".html", ".htm"})
+SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown", ".csv", ".html", ".htm",
+                      ".png", ".jpg", ".jpeg", ".tif", ".tiff"})  # fmt: skip
 MANIFEST = ".folio-summaries.json"
 
 
@@ -59,7 +60,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
     files = collect(args.paths)
     if not files:
-        raise FolioError("No documents found (PDF, DOCX or text files).")
+        raise FolioError("No documents found (PDF, DOCX, text files or scans).")
     settings = settings_mod.load()
     if args.ctx:
         settings = settings.replace(n_ctx=args.ctx)

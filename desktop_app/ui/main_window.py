@@ -184,7 +184,8 @@ class MainWindow(QMainWindow):
     def attach_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Attach documents", str(Path.home()),
-            "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm);;All files (*)",
+            "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm *.png *.jpg *.jpeg *.tif *.tiff)"
+            ";;Scans and photos (*.png *.jpg *.jpeg *.tif *.tiff);;All files (*)",
         )  # fmt: skip
         if paths:
             self.controller.add_files(paths)

@@ -113,6 +113,7 @@ def test_answers_are_checked_when_they_end_and_the_terminal_prints_the_line(caps
         "document": "lease.pdf",
         "passage": None,
         "unsent": False,
+        "ocr": False,
     }
     assert found == {"total": 2, "verified": 1, "elsewhere": 1, "not_found": 0, "unquoted": 0,
                      "unsent": 0,

@@ -56,3 +56,22 @@ def test_a_conversation_numbers_its_notes_on_and_says_when_an_answer_was_cut() -
     assert "## Rent?\n\nIt is 1,200 (Page 2)[^1]." in markdown
     assert '## Notice?\n\nNinety days [Page 3: "ninety (90)\n\n' in markdown  # unfinished
     assert "*The answer was cut off at the answer-length limit.*" in markdown
+
+
+def test_a_citation_of_a_scanned_page_says_it_was_read_by_ocr() -> None:
+    from dataclasses import replace
+
+    from desktop_app.core.documents.model import OcrLayer
+
+    lease = _lease()
+    scanned = replace(lease.units[1], ocr=OcrLayer((), 93.0))
+    lease = replace(lease, units=(lease.units[0], scanned, *lease.units[2:]))
+    answer = 'Rent is 1,200 euros [Page 2 · OCR: "1,200 euros per month"].'
+    stats = {"citations": counts(answer, check(answer, [lease]))}
+    markdown = export_markdown([Turn("Rent?", answer, stats, "stop")], documents=["lease.pdf"],
+                               model=None, when=WHEN)  # fmt: skip
+    assert "Rent is 1,200 euros (Page 2)[^1].\n" in markdown
+    assert markdown.endswith(
+        "[^1]: Page 2 of lease.pdf (a scan, read by OCR) — ✓ quote found on the cited page — "
+        "quoted: “1,200 euros per month”\n"
+    )

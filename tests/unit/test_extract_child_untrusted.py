@@ -23,7 +23,7 @@ from desktop_app.errors import DocumentError, OcrUnavailable, PasswordRequired, 
 
 UNIT = {"kind": "page", "number": 1, "label": None, "text": "The rent is 900 euros.", "ocr": None}
 OCR = {"words": [[0, 3, 0.1, 0.1, 0.2, 0.12, 91.5]], "confidence": 91.5, "rotation": 90,
-       "replaced_text_layer": False}  # fmt: skip
+       "replaced_text_layer": False, "languages": "eng+fra"}  # fmt: skip
 DOC = {"title": "Lease", "type": "pdf", "cacheable": True, "units": [UNIT],
        "warnings": ["Page 2 has no text."]}  # fmt: skip
 MALFORMED = "Reading lease.pdf failed: the reader sent a malformed answer."
@@ -71,7 +71,8 @@ def test_an_honest_answer_is_the_document_under_the_app_s_own_path_and_hash(
         type="pdf", warnings=("Page 2 has no text.",),
         units=(Unit("page", 1, None, "The rent is 900 euros."),
                Unit("page", 2, None, "The rent is 900 euros.",
-                    OcrLayer((OcrWord(0, 3, (0.1, 0.1, 0.2, 0.12), 91.5),), 91.5, 90))),
+                    OcrLayer((OcrWord(0, 3, (0.1, 0.1, 0.2, 0.12), 91.5),), 91.5, 90,
+                             languages="eng+fra"))),
     )  # fmt: skip
 
 
@@ -96,6 +97,7 @@ def _ocr(**change: object) -> dict:
         _ocr(words=[[0, 3, 0.5, 0.1, 0.2, 0.2, 90]]),
         _ocr(words=[[0, 3, 0.1, 0.1, 0.2, 0.2, float("nan")]]),
         _ocr(rotation=45),
+        _ocr(languages="eng; rm -rf"),
         _ocr(words="many"),
         {"progress": [5, 2, "text"]},
         {"progress": ["1", "2", "text"]},
@@ -121,6 +123,7 @@ def _ocr(**change: object) -> dict:
         "box-inside-out",
         "confidence-nan",
         "rotation",
+        "languages",
         "words",
         "progress-backwards",
         "progress-text",

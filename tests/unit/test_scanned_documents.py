@@ -134,19 +134,17 @@ def test_cancelling_a_long_scan_leaves_nothing_half_cached(tmp_path: Path) -> No
 
 
 def test_an_ocr_child_over_its_memory_limit_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
+    """Tesseract aborts on a failed allocation (std::bad_alloc, SIGABRT), OpenBLAS exits 1:
+    whichever, the user reads one line that says what happened."""
     path = _write(tmp_path, "scan.pdf", scans.scan_pdf(PAGES[:1], dpi=300))
-    monkeypatch.setattr(isolated, "MEMORY_LIMIT_BYTES", 300 * 1024**2)
     real = isolated.extract
     monkeypatch.setattr(
         isolated, "extract",
-        lambda *a, **k: real(*a, **{**k, "memory_limit_bytes": 300 * 1024**2}),
+        lambda *a, **k: real(*a, **{**k, "memory_limit_bytes": 150 * 1024**2}),
     )  # fmt: skip
     with pytest.raises(DocumentError) as info:
         DocumentLibrary().read(path)
-    assert str(info.value) in (
-        "Reading scan.pdf needed too much memory.",
-        "Reading scan.pdf was stopped: it needed too much memory or crashed.",
-    )
+    assert str(info.value) == "Reading scan.pdf was stopped: it needed too much memory or crashed."
 
 
 def test_without_the_language_the_scan_says_how_to_add_it(tmp_path: Path, monkeypatch) -> None:
@@ -166,3 +164,16 @@ def test_without_the_language_the_scan_says_how_to_add_it(tmp_path: Path, monkey
     assert "page 1 is a scan (" in str(info.value) and "so the model cannot see it" in str(
         info.value
     )
+
+
+def test_a_scan_dropped_again_in_other_languages_is_read_again(tmp_path: Path) -> None:
+    path = _write(tmp_path, "scan.pdf", scans.scan_pdf(PAGES[:1], dpi=300))
+    library = DocumentLibrary(ocr_languages="eng")
+    first = library.read(path)
+    assert first.units[0].ocr.languages == "eng"
+    library.configure(library.max_bytes, "fra+eng")
+    again = library.read(path)
+    assert again.units[0].ocr.languages == "fra+eng"
+    # Reopening a conversation uses what was read, whatever the setting (no minutes of OCR
+    # before the model can answer).
+    assert library.resolve([(str(path), first.sha256)]).documents[0].units == again.units

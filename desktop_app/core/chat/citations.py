@@ -162,7 +162,8 @@ def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
     by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
     marks = [{"text": answer[c.citation.start : c.citation.end], "status": c.status,
               "target": _target(c), "note": c.describe(), "document": c.document,
-              "passage": c.passage, "unsent": c.unsent} for c in checked]  # fmt: skip
+              "passage": c.passage, "unsent": c.unsent,
+              "ocr": c.unit is not None and c.unit.ocr is not None} for c in checked]  # fmt: skip
     return {"total": len(checked), **by_status, "unsent": sum(c.unsent for c in checked),
             "summary": summary(checked), "checks": marks}  # fmt: skip
 

@@ -90,7 +90,8 @@ def _footnote(number: int, where: str, quote: str | None, check: Mapping[str, ob
     if status == "elsewhere" or check.get("unsent"):
         verdict = ("⚠ " if check.get("unsent") else "") + str(check.get("note") or verdict)
     document = f" of {check['document']}" if check.get("document") else ""
-    line = f"[^{number}]: {where}{document} — {verdict}"
+    scan = " (a scan, read by OCR)" if check.get("ocr") else ""
+    line = f"[^{number}]: {where}{document}{scan} — {verdict}"
     if quote:
         line += f" — quoted: “{quote}”"
     elif check.get("passage"):

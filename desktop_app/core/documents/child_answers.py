@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, get_args
 
 from desktop_app.core.documents.model import Extracted, OcrLayer, OcrWord, Unit, UnitKind
@@ -26,6 +27,8 @@ TYPES = frozenset({"pdf", "docx", "image", "text", "markdown", "html", "csv", "c
 #: What the child is doing, for the progress line ("reading page 7 of 40 by OCR").
 STAGES = frozenset({"text", "ocr"})
 MAX_UNITS = 2_000_000
+#: Tesseract language codes joined by "+" ("eng+fra", "chi_sim").
+_LANGUAGES = re.compile(r"[a-z_]{1,16}(?:\+[a-z_]{1,16}){0,15}")
 #: A page holds a few hundred words; a dense spreadsheet scan a few thousand.
 MAX_WORDS = 100_000
 MAX_LABEL_CHARS = 1000
@@ -165,7 +168,7 @@ def _ocr(untrusted: object, text_length: int) -> OcrLayer | None:
     """A page's OCR layer: every word inside the text and inside the page."""
     if untrusted is None:
         return None
-    fields = {"words", "confidence", "rotation", "replaced_text_layer"}
+    fields = {"words", "confidence", "rotation", "replaced_text_layer", "languages"}
     if not isinstance(untrusted, dict) or set(untrusted) != fields:
         raise MalformedAnswer("ocr fields")
     words = untrusted["words"]
@@ -175,11 +178,15 @@ def _ocr(untrusted: object, text_length: int) -> OcrLayer | None:
         raise MalformedAnswer("ocr rotation")
     if not isinstance(untrusted["replaced_text_layer"], bool):
         raise MalformedAnswer("ocr replaced_text_layer")
+    languages = untrusted["languages"]
+    if not isinstance(languages, str) or not _LANGUAGES.fullmatch(languages):
+        raise MalformedAnswer("ocr languages")
     return OcrLayer(
         words=tuple(_word(w, text_length) for w in words),
         confidence=_fraction(untrusted["confidence"], 100.0),
         rotation=untrusted["rotation"],
         replaced_text_layer=untrusted["replaced_text_layer"],
+        languages=languages,
     )
 
 

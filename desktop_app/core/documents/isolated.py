@@ -67,7 +67,9 @@ def extract(
     when a limit is hit, the child dies or its answer is malformed (child_answers.py).
     `name`: the file's name, for messages (printable)."""
     command = child_command(CHILD_FLAG, __name__)
-    env = dict(os.environ, FOLIO_EXTRACT_MEMORY=str(memory_limit_bytes))
+    # One BLAS thread: numpy (deskewing scans) would start one a core, each with its own
+    # buffers, in a child that runs below the answer anyway.
+    env = dict(os.environ, FOLIO_EXTRACT_MEMORY=str(memory_limit_bytes), OPENBLAS_NUM_THREADS="1")
     # Windows has no nice(): the child starts below normal priority instead.
     flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
     child = subprocess.Popen(
@@ -110,9 +112,9 @@ def extract(
         raise DocumentError(f"Reading {name} failed: the reader sent a malformed answer.")
     if watchdog.timed_out:
         raise DocumentError(f"Reading {name} took too long (a page hung); it was stopped.")
-    if child.returncode is not None and child.returncode < 0:
-        raise DocumentError(f"Reading {name} was stopped: it needed too much memory or crashed.")
-    raise DocumentError(f"Reading {name} failed (the reader exited with {child.returncode}).")
+    # A death without an answer: a signal (SIGKILL, SIGABRT from a C++ bad_alloc), or a
+    # native library that exits on its own when an allocation fails (OpenBLAS exits 1).
+    raise DocumentError(f"Reading {name} was stopped: it needed too much memory or crashed.")
 
 
 def _send(pipe, name: str, password: str | None, languages: str, data: bytes) -> None:

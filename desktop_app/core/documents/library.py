@@ -96,14 +96,14 @@ class DocumentLibrary:
         p = Path(path).expanduser()
         key = str(p)
         password = password or self._passwords.get(key)
-        if (known := self._known(p)) is not None:
+        if (known := self._known(p)) is not None and self._current(known):
             return known
         before = _stat(p)  # taken first: a file changed while read is read again next time
         data = documents.read_file(p, self.max_bytes)
         sha256 = hashlib.sha256(data).hexdigest()
         if before is not None:
             self._seen[key] = (*before, sha256)
-        if (doc := self.get(sha256)) is not None:
+        if (doc := self.get(sha256)) is not None and self._current(doc):
             return doc.for_path(p)
         try:
             extracted = isolated.extract(
@@ -130,6 +130,12 @@ class DocumentLibrary:
         if doc is not None:
             self._keep(doc)
         return doc
+
+    def _current(self, doc: Document) -> bool:
+        """Whether `doc`'s scanned pages were read in the OCR languages now set (a file
+        dropped again after the user changed them is read again; reopening a conversation
+        uses what was read)."""
+        return all(u.ocr is None or u.ocr.languages == self.ocr_languages for u in doc.units)
 
     def document_at(self, path: str) -> Document:
         """The document at `path` for showing it (the source pane): `PasswordRequired` when
@@ -209,9 +215,8 @@ class DocumentLibrary:
     def _keep(self, doc: Document) -> None:
         size = sum(len(u.text) for u in doc.units)
         with self._lock:
-            if doc.sha256 in self._documents:
-                self._documents.move_to_end(doc.sha256)
-                return
+            if (old := self._documents.pop(doc.sha256, None)) is not None:  # read again
+                self._kept_chars -= sum(len(u.text) for u in old.units)
             self._documents[doc.sha256] = doc
             self._kept_chars += size
             while self._kept_chars > KEPT_CHARS and len(self._documents) > 1:

@@ -51,6 +51,9 @@ class OcrLayer:
     rotation: int = 0
     #: True when the page had a text layer that was unusable (junk) and was read again.
     replaced_text_layer: bool = False
+    #: The languages it was read in ("eng+fra"): a document dropped again after the user
+    #: changed them is read again.
+    languages: str = ""
 
     #: Words below this confidence are reported as unsure.
     UNSURE_BELOW = 60.0
@@ -64,6 +67,7 @@ class OcrLayer:
             "confidence": self.confidence,
             "rotation": self.rotation,
             "replaced_text_layer": self.replaced_text_layer,
+            "languages": self.languages,
         }
 
 

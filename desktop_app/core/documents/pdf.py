@@ -179,6 +179,8 @@ def _page_text(reader: PdfReader, index: int, problems: _Problems, name: str) ->
         # pypdf's messages for its decompression limits: "Limit reached while decompressing".
         (problems.bombs if "decompress" in str(exc) else problems.damaged).append(number)
         return ""
+    except MemoryError:
+        raise  # the reader child's memory limit: said as such, not as a damaged page
     except Exception:  # pypdf raises anything on a broken page: lose only this page.
         problems.damaged.append(number)
         return ""
@@ -205,6 +207,8 @@ def _open(data: bytes, name: str) -> tuple[PdfReader, bool]:
         return PdfReader(io.BytesIO(data), strict=False), False
     except DependencyError:
         raise _missing_crypto(name) from None
+    except MemoryError:
+        raise  # the reader child's memory limit, not a damaged file
     except Exception:
         pass
     size = max((int(m[1]) for m in _OBJECT_HEADER.finditer(data)), default=0) + 1

@@ -66,7 +66,8 @@ def read_scans(
                 image = _draw(page)
             finally:
                 page.close()
-            read = _unit(units[number - 1], reader.read(image), replaced=number in junk)
+            page = reader.read(image)
+            read = _unit(units[number - 1], page, languages, replaced=number in junk)
             if number not in junk or read.text.strip():
                 units[number - 1] = read  # a junk layer stays when the scan reads as nothing
             if progress is not None:
@@ -96,7 +97,8 @@ def read_image(data: bytes, name: str, languages: str, progress: Progress | None
                 if index == total:
                     break
                 blank = Unit("page", index + 1, None, "")
-                units.append(_unit(blank, reader.read(frame.convert("L")), replaced=False))
+                page = reader.read(frame.convert("L"))
+                units.append(_unit(blank, page, languages, replaced=False))
                 if progress is not None:
                     progress(index + 1, total, "ocr")
     except Image.DecompressionBombError:
@@ -137,10 +139,10 @@ def _draw(page):
         bitmap.close()
 
 
-def _unit(unit: Unit, page, *, replaced: bool) -> Unit:
+def _unit(unit: Unit, page, languages: str, *, replaced: bool) -> Unit:
     """`unit` with the text and words the engine read (`page`: an ocr.OcrPage)."""
     words = tuple(OcrWord(w.start, w.end, w.box, w.confidence) for w in page.words)
-    layer = OcrLayer(words, page.confidence, page.rotation, replaced)
+    layer = OcrLayer(words, page.confidence, page.rotation, replaced, languages)
     return replace(unit, text=page.text, ocr=layer)
 
 
