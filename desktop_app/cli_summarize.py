@@ -150,5 +150,3 @@ def _read_manifest(out: Path | None) -> dict:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-

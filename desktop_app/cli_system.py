@@ -1,4 +1,4 @@
-"""`folio system [--json]`: the machine and the llama.cpp build, for bug reports."""
+"""`folio system [--json]`: the machine, the llama.cpp build and OCR, for bug reports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 
 def add_system_command(sub: argparse._SubParsersAction) -> None:
     system = sub.add_parser(
-        "system", help="CPU, CPU module, GPUs, RAM and backends (paste into a bug report)"
+        "system",
+        help="CPU, CPU module, GPUs, RAM, backends and OCR languages (paste into a bug report)",
     )
     system.add_argument("--json", action="store_true", help="print one JSON object")
     system.set_defaults(handler=cmd_system)

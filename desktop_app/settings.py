@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import locale
 import logging
 import os
+import plistlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -34,6 +37,73 @@ PREVIOUS_SYSTEM_PROMPTS = (
     "Answer from the documents when they are given, cite pages or sections like [Page 3] "
     "or [§ 2.1], and say plainly when the documents do not contain the answer.",
 )
+
+
+#: ISO 639-1 language → the Tesseract language Folio bundles for it (core/documents/ocr.py's
+#: BUNDLED_LANGUAGES, in the same order; tests/unit/test_ocr_settings.py holds them equal).
+OCR_LANGUAGE_OF = {"en": "eng", "fr": "fra", "de": "deu", "es": "spa", "it": "ita", "nl": "nld"}
+#: Windows and some POSIX systems name locales in English ("French_France.1252").
+_LANGUAGE_NAMES = {"english": "en", "french": "fr", "german": "de", "spanish": "es",
+                   "italian": "it", "dutch": "nl"}  # fmt: skip
+
+
+def _macos_languages() -> list[str]:
+    """The languages the user ranked in System Settings (a GUI app starts without LANG)."""
+    path = Path.home() / "Library" / "Preferences" / ".GlobalPreferences.plist"
+    try:
+        with path.open("rb") as handle:
+            ranked = plistlib.load(handle).get("AppleLanguages", [])
+    except (OSError, ValueError, plistlib.InvalidFileException):
+        return []
+    return [str(name) for name in ranked] if isinstance(ranked, list) else []
+
+
+def system_language() -> str:
+    """The user's language as an ISO 639-1 code ("fr"), or "" when nothing says.
+
+    In gettext's order: LANGUAGE (its first entry), LC_ALL, LC_MESSAGES, LANG; then the
+    platform's own setting (Windows' UI language, macOS's ranked languages); then Python's
+    locale. "C" and "POSIX" say nothing.
+    """
+    candidates = [os.environ.get("LANGUAGE", "").split(":")[0]]
+    candidates += [os.environ.get(name, "") for name in ("LC_ALL", "LC_MESSAGES", "LANG")]
+    if sys.platform == "win32":
+        try:
+            import ctypes
+
+            lcid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+            candidates.append(locale.windows_locale.get(lcid, ""))
+        except (AttributeError, OSError):
+            pass
+    elif sys.platform == "darwin":
+        candidates += _macos_languages()[:1]
+    try:
+        candidates.append(locale.getlocale()[0] or "")
+    except ValueError:
+        pass
+    for name in candidates:
+        code = name.split(".")[0].split("@")[0].replace("-", "_").split("_")[0].lower()
+        if code in ("", "c", "posix"):
+            continue
+        return _LANGUAGE_NAMES.get(code, code)
+    return ""
+
+
+def default_ocr_languages(language: str | None = None) -> str:
+    """The OCR languages for a user who speaks `language` (ISO 639-1; None: this system's).
+
+    The document language first, English second (contracts and specs mix in English terms
+    and names); English alone for English and for any language Folio does not bundle.
+    """
+    code = system_language() if language is None else language.lower()
+    ocr = OCR_LANGUAGE_OF.get(code, "eng")
+    return ocr if ocr == "eng" else f"{ocr}+eng"
+
+
+def valid_ocr_languages(value: str) -> bool:
+    """Whether `value` is one or more bundled Tesseract languages joined by "+", each once."""
+    parts = value.split("+")
+    return len(set(parts)) == len(parts) and all(p in OCR_LANGUAGE_OF.values() for p in parts)
 
 
 @dataclass(frozen=True)
@@ -83,6 +153,9 @@ class Settings:
     backend_url: str = ""
     backend_key: str = ""
     backend_model: str = ""
+    #: The language(s) scanned documents are written in, as Tesseract codes joined by "+"
+    #: ("fra+eng": French first), each one Folio bundles. Default: from the locale.
+    ocr_languages: str = field(default_factory=default_ocr_languages)
 
     @property
     def max_document_bytes(self) -> int:
@@ -142,6 +215,9 @@ def load() -> Settings:
             values[f.name] = raw[f.name]
     if values.get("system_prompt") in PREVIOUS_SYSTEM_PROMPTS:
         del values["system_prompt"]
+    if "ocr_languages" in values and not valid_ocr_languages(values["ocr_languages"]):
+        log.warning("settings: OCR languages %r unknown; using the default",
+                    values.pop("ocr_languages"))  # fmt: skip
     return Settings(**values)
 
 

@@ -17,6 +17,12 @@ packages=(
   xvfb xdotool imagemagick
   # installers: .deb, its checks, desktop integration, the Windows script
   dpkg-dev fakeroot lintian desktop-file-utils appstream xdg-utils nsis file
+  # OCR language data (tesserocr's wheel has the engine, not the data): the development
+  # app reads it from here and the Linux bundle copies it (installers/common/folio.spec)
+  tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-deu tesseract-ocr-spa tesseract-ocr-ita
+  tesseract-ocr-nld tesseract-ocr-osd
+  # a font with accents and symbols, for the PDFs the tests draw (scanned pages included)
+  fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,10 @@ start=$(date +%s)
 FOLIO_ICON_DIR=build/icons .venv/bin/pyinstaller --noconfirm --log-level WARN \
   --distpath dist --workpath build/pyinstaller installers/common/folio.spec
 echo "build: PyInstaller bundle in $(( $(date +%s) - start )) s, $(du -sh dist/folio | cut -f1)"
+# OCR's share: tesserocr with the Tesseract and image libraries its wheel vendors, and the
+# language data (folio.spec copies it from $FOLIO_TESSDATA_SRC or Debian's tesseract-ocr-*).
+echo "build: OCR in the bundle: $(du -shc dist/folio/_internal/tesserocr* | tail -1 | cut -f1) engine," \
+  "$(du -sh dist/folio/_internal/tessdata | cut -f1) tessdata ($(ls dist/folio/_internal/tessdata | tr '\n' ' '))"
 # --no-strip (both): wheels' libraries (numpy's OpenBLAS) are patched by auditwheel, and strip
 # breaks them ("ELF load command address/offset not page-aligned").
 installers/linux/build_deb.sh dist/folio dist --no-strip

@@ -40,6 +40,34 @@ variant=$(/usr/bin/folio system --json | python3 -c 'import json,sys; print(json
 [ -n "$variant" ] && [ "$variant" != None ] || { echo "smoke: no CPU variant loaded"; exit 1; }
 echo "smoke: installed app runs on the CPU module '$variant'"
 
+# 2a. OCR: the installed app's own Tesseract loads its own language data (this machine has
+# Debian's tessdata too: the report must name /opt/folio's), every bundled language present.
+/usr/bin/folio system --json | python3 -c '
+import json, sys
+ocr = json.load(sys.stdin)["ocr"]
+want = {"eng", "fra", "deu", "spa", "ita", "nld"}
+ok = (ocr["version"].startswith("5.") and want <= set(ocr["languages"])
+      and ocr["tessdata"] == "/opt/folio/_internal/tessdata" and not ocr["problem"])
+sys.exit(0 if ok else f"smoke: the installed app cannot OCR every bundled language: {ocr}")'
+test -s /opt/folio/_internal/tessdata/osd.traineddata  # page orientation (not a language)
+echo "smoke: $(/usr/bin/folio system | grep '^OCR: ')"
+# One scanned page (a picture, no text layer), read by the installed app in French + English
+# as the user's setting says: its Pillow, Tesseract and French model, end to end (~2 s).
+ocr_home="$work/ocr-home"
+mkdir -p "$ocr_home/config"
+echo '{"ocr_languages": "fra+eng"}' >"$ocr_home/config/settings.json"
+"$root/.venv/bin/python" - "$work/scan.pdf" <<'PY'
+import sys
+from PIL import Image, ImageDraw, ImageFont
+page = Image.new("L", (1400, 300), 255)
+font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", 44)
+ImageDraw.Draw(page).text((60, 110), "Le présent contrat est conclu pour douze mois.", font=font)
+page.save(sys.argv[1], resolution=300)
+PY
+scanned=$(FOLIO_HOME="$ocr_home" /usr/bin/folio extract "$work/scan.pdf")
+case "$scanned" in *"présent contrat"*"douze mois"*) ;; *) echo "smoke: OCR read '$scanned'"; exit 1 ;; esac
+echo "smoke: the installed app read a scanned page by OCR: $(echo "$scanned" | tail -1)"
+
 # 2b. The Vulkan module: it answers on a Vulkan device (lavapipe, which ggml uses only when
 # GGML_VK_VISIBLE_DEVICES names it), and with no Vulkan device it answers on the CPU and says why.
 /usr/bin/folio system --json | python3 -c '

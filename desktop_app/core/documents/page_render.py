@@ -44,11 +44,12 @@ class ImagePages:
         return self._frames
 
     def draw(self, index: int, scale: float, fit_width: int) -> RenderedPage:
-        from PIL import Image
+        from PIL import Image, ImageOps
 
         start = time.perf_counter()
         self._image.seek(index)
-        frame = self._image.convert("RGB")
+        # Upright as the EXIF tag says (a phone photo), as OCR read it: the boxes match.
+        frame = ImageOps.exif_transpose(self._image).convert("RGB")
         dpi = self._image.info.get("dpi", (72, 72))[0] or 72
         width_pt, height_pt = frame.width * 72 / dpi, frame.height * 72 / dpi
         scale = fit_width / max(width_pt, 1.0) if fit_width > 0 else scale

@@ -82,7 +82,7 @@ def read_scans(
 
 def read_image(data: bytes, name: str, languages: str, progress: Progress | None) -> Extracted:
     """An image file (PNG, JPEG, TIFF with one page a frame) as pages read by OCR."""
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+    from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = MAX_OCR_PIXELS  # Pillow refuses a decompression bomb itself
     try:
@@ -97,7 +97,8 @@ def read_image(data: bytes, name: str, languages: str, progress: Progress | None
                 if index == total:
                     break
                 blank = Unit("page", index + 1, None, "")
-                page = reader.read(frame.convert("L"))
+                # A phone photo is shown upright by its EXIF tag: read (and box) it so.
+                page = reader.read(ImageOps.exif_transpose(frame).convert("L"))
                 units.append(_unit(blank, page, languages, replaced=False))
                 if progress is not None:
                     progress(index + 1, total, "ocr")

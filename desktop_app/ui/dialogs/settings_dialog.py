@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.documents import ocr
 from desktop_app.core.llm.sampling import preset_for
 from desktop_app.core.models.gguf_header import ModelInfo, read_model_info
 from desktop_app.core.models.locator import demo_model_path
@@ -68,6 +70,13 @@ _SAMPLING_FIELDS = (
 _THEMES = (("system", "Follow system"), ("light", "Light"), ("dark", "Dark"))
 # Typing a path fires on every key; reading a header on each would stutter on slow disks.
 _VALIDATE_DELAY_MS = 250
+#: The OCR languages by the name their speakers know them by.
+OCR_LANGUAGE_NAMES = {"eng": "English", "fra": "Français", "deu": "Deutsch", "spa": "Español",
+                      "ita": "Italiano", "nld": "Nederlands"}  # fmt: skip
+#: The "Document language (OCR)" choices: each language alone, then each with English
+#: (contracts and specs in one language often quote English terms, names and clauses).
+OCR_CHOICES = (*OCR_LANGUAGE_NAMES, *(f"{c}+eng" for c in OCR_LANGUAGE_NAMES if c != "eng"))
+NOT_INSTALLED = " (not installed)"
 
 
 def needs_reload(old: Settings, new: Settings) -> bool:
@@ -80,6 +89,11 @@ def describe_model(info: ModelInfo) -> str:
     parts = [info.architecture, info.size_label, info.quantization]
     parts.append(f"trained for {info.n_ctx_train:,} tokens")
     return " · ".join(p for p in parts if p)
+
+
+def ocr_label(languages: str) -> str:
+    """ "fra+eng" -> "Français + English"."""
+    return " + ".join(OCR_LANGUAGE_NAMES.get(code, code) for code in languages.split("+"))
 
 
 def _spin(minimum: int, maximum: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -275,6 +289,50 @@ class SettingsDialog(QDialog):
         form.addRow("", _row(reset))
         return self._page(form)
 
+    def _ocr_choice(self, s: Settings) -> QWidget:
+        """The OCR language combo: languages this install lacks are greyed, with how to add
+        them as the tooltip; a saved choice that lacks one stays selected, and the hint says
+        what is missing."""
+        self.ocr_info = info = ocr.engine_info()
+        self.ocr_languages = QComboBox()
+        self.ocr_hint = _hint()
+        choices = list(OCR_CHOICES)
+        if s.ocr_languages not in choices:  # a valid combination the list does not offer
+            choices.append(s.ocr_languages)
+        model = self.ocr_languages.model()
+        assert isinstance(model, QStandardItemModel)
+        for index, languages in enumerate(choices):
+            missing = info.missing(languages) if info.version else ()
+            label = ocr_label(languages) + (NOT_INSTALLED if missing else "")
+            self.ocr_languages.addItem(label, languages)
+            if missing:
+                model.item(index).setEnabled(False)
+                how = "\n".join(info.how_to_add(language) for language in missing)
+                self.ocr_languages.setItemData(index, how, Qt.ItemDataRole.ToolTipRole)
+        self.ocr_languages.setCurrentIndex(choices.index(s.ocr_languages))
+        self.ocr_languages.setEnabled(bool(info.version))
+        self.ocr_languages.currentIndexChanged.connect(self._sync_ocr_hint)
+        self._sync_ocr_hint()
+        return _row(_row(self.ocr_languages), self.ocr_hint, vertical=True)
+
+    def _sync_ocr_hint(self) -> None:
+        """What OCR will read scanned pages with, or what stops it (red)."""
+        info = self.ocr_info
+        missing = info.missing(self.ocr_languages.currentData()) if info.version else ()
+        if not info.version:
+            text = f"OCR is not available: {info.problem or 'no OCR engine'}"
+        elif missing:
+            text = "\n".join(info.how_to_add(language) for language in missing)
+        else:
+            installed = [name for code, name in OCR_LANGUAGE_NAMES.items()
+                         if code in info.languages]  # fmt: skip
+            text = (f"For scanned pages ({info.name} {info.version}; installed: "
+                    f"{', '.join(installed) or 'none'}).")  # fmt: skip
+        trouble = not info.version or bool(missing)
+        self.ocr_hint.setText(text)
+        self.ocr_hint.setEnabled(trouble)
+        self._tint(self.ocr_hint, trouble)
+
     def _storage_tab(self, s: Settings) -> QWidget:
         self.max_document_mb = _spin(1, 100_000, s.max_document_mb, 50, " MB")
         self.checkpoint_ram_mb = _spin(128, 65_536, s.checkpoint_ram_mb, 256, " MB")
@@ -282,6 +340,7 @@ class SettingsDialog(QDialog):
         self.state_cache_gb.setSpecialValueText("Off")
         self.state_cache_gb.setValue(s.state_cache_gb)
         form = QFormLayout()
+        form.addRow("Document language (OCR):", self._ocr_choice(s))
         for label, box, hint in (
             ("Largest document:", self.max_document_mb, "Larger files are refused unread."),
             ("Checkpoint memory:", self.checkpoint_ram_mb, "RAM for fast follow-ups."),
@@ -454,4 +513,5 @@ class SettingsDialog(QDialog):
             backend_url=self.backend_url.text().strip(),
             backend_key=self.backend_key.text().strip(),
             backend_model=self.backend_model.text().strip(),
+            ocr_languages=self.ocr_languages.currentData(),
         )
