@@ -12,9 +12,11 @@ in its text can be highlighted on the scan, and every such page is marked: the l
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from desktop_app.core.documents import ocr_pool
 from desktop_app.core.documents.model import Extracted, OcrLayer, OcrWord, Unit, page_ranges
 from desktop_app.core.documents.text_quality import looks_like_junk
 from desktop_app.errors import DocumentError, OcrUnavailable
@@ -47,34 +49,25 @@ def read_scans(
     wanted = sorted(set(extracted.scanned) | junk)
     if not wanted:
         return extracted
-    try:
-        reader = _reader(languages)
-    except OcrUnavailable as exc:
-        return _unread(extracted, wanted, str(exc))
     import pypdfium2 as pdfium
 
-    units = list(extracted.units)
     try:
         pdf = pdfium.PdfDocument(data, password=password or None)
-    except pdfium.PdfiumError:
-        reader.close()  # pypdf read the file; PDFium cannot draw it
+    except pdfium.PdfiumError:  # pypdf read the file; PDFium cannot draw it
         return _unread(extracted, wanted, "the pages could not be drawn for OCR")
+    units = list(extracted.units)
     try:
-        for done, number in enumerate(wanted, 1):
-            page = pdf[number - 1]
-            try:
-                image = _draw(page)
-            finally:
-                page.close()
-            page = reader.read(image)
-            read = _unit(units[number - 1], page, languages, replaced=number in junk)
-            if number not in junk or read.text.strip():
-                units[number - 1] = read  # a junk layer stays when the scan reads as nothing
-            if progress is not None:
-                progress(done, len(wanted), "ocr")
+        with ocr_pool.Readers(languages) as readers:
+            pictures = (_draw(pdf, number) for number in wanted)
+            pages = readers.read_all(pictures, len(wanted), progress)
+            for number, page in zip(wanted, pages, strict=True):
+                read = _unit(units[number - 1], page, languages, replaced=number in junk)
+                if number not in junk or read.text.strip():
+                    units[number - 1] = read  # a junk layer stays when the scan reads as nothing
+    except OcrUnavailable as exc:
+        return _unread(extracted, wanted, str(exc))
     finally:
         pdf.close()
-        reader.close()
     still_empty = [n for n in extracted.scanned if not units[n - 1].text.strip()]
     warnings = [*extracted.warnings, *_ocr_warnings(units, junk, still_empty)]
     return replace(extracted, units=tuple(units), warnings=tuple(warnings), scanned=())
@@ -86,22 +79,16 @@ def read_image(data: bytes, name: str, languages: str, progress: Progress | None
 
     Image.MAX_IMAGE_PIXELS = MAX_OCR_PIXELS  # Pillow refuses a decompression bomb itself
     try:
-        reader = _reader(languages)
+        with ocr_pool.Readers(languages) as readers, Image.open(io.BytesIO(data)) as picture:
+            total = min(getattr(picture, "n_frames", 1), MAX_FRAMES)
+            # A phone photo is shown upright by its EXIF tag: read (and box) it so.
+            first = itertools.islice(ImageSequence.Iterator(picture), total)
+            frames = (ImageOps.exif_transpose(f).convert("L") for f in first)
+            pages = readers.read_all(frames, total, progress)
+            units = [_unit(Unit("page", i + 1, None, ""), page, languages, replaced=False)
+                     for i, page in enumerate(pages)]  # fmt: skip
     except OcrUnavailable as exc:
         raise OcrUnavailable(f"{name} is an image, and {exc}") from None
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            total = min(getattr(picture, "n_frames", 1), MAX_FRAMES)
-            units = []
-            for index, frame in enumerate(ImageSequence.Iterator(picture)):
-                if index == total:
-                    break
-                blank = Unit("page", index + 1, None, "")
-                # A phone photo is shown upright by its EXIF tag: read (and box) it so.
-                page = reader.read(ImageOps.exif_transpose(frame).convert("L"))
-                units.append(_unit(blank, page, languages, replaced=False))
-                if progress is not None:
-                    progress(index + 1, total, "ocr")
     except Image.DecompressionBombError:
         raise DocumentError(
             f"{name} is an image of more than {MAX_OCR_PIXELS // 1_000_000} million pixels; "
@@ -109,8 +96,6 @@ def read_image(data: bytes, name: str, languages: str, progress: Progress | None
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, EOFError):
         raise DocumentError(f"{name} is a damaged image (or a kind Folio cannot read).") from None
-    finally:
-        reader.close()
     empty = [u.number for u in units if not u.text.strip() and u.number is not None]
     warnings = list(_ocr_warnings(units, set(), empty))
     if total < getattr(picture, "n_frames", 1):
@@ -118,26 +103,21 @@ def read_image(data: bytes, name: str, languages: str, progress: Progress | None
     return Extracted(units=tuple(units), warnings=tuple(warnings))
 
 
-def _reader(languages: str):
-    """The OCR engine for `languages`, or `OcrUnavailable` saying what is missing."""
-    from desktop_app.core.documents import ocr
-
+def _draw(pdf, number: int):
+    """Page `number` as a grayscale picture at OCR_DPI (less for a huge page), as it is
+    shown: PDFium applies the page's own /Rotate, so boxes are fractions of the shown page.
+    (On the calling thread only: PDFium is not thread-safe; the readers are.)"""
+    page = pdf[number - 1]
     try:
-        return ocr.OcrReader(languages)
-    except ocr.OcrUnavailable as exc:
-        raise OcrUnavailable(str(exc)) from None
-
-
-def _draw(page):
-    """The page as a grayscale picture at OCR_DPI (less for a huge page), as it is shown:
-    PDFium applies the page's own /Rotate, so boxes are fractions of the shown page."""
-    width, height = page.get_size()
-    scale = min(OCR_DPI / 72, (MAX_OCR_PIXELS / max(width * height, 1.0)) ** 0.5)
-    bitmap = page.render(scale=scale, grayscale=True)
-    try:
-        return bitmap.to_pil().convert("L")
+        width, height = page.get_size()
+        scale = min(OCR_DPI / 72, (MAX_OCR_PIXELS / max(width * height, 1.0)) ** 0.5)
+        bitmap = page.render(scale=scale, grayscale=True)
+        try:
+            return bitmap.to_pil().convert("L")
+        finally:
+            bitmap.close()
     finally:
-        bitmap.close()
+        page.close()
 
 
 def _unit(unit: Unit, page, languages: str, *, replaced: bool) -> Unit:
