@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.chat.cards import DocState, DocumentCard, Fit
 from desktop_app.errors import printable
 
-EMPTY_HINT = "Drop PDF, DOCX or text files here, or click Attach…"
+EMPTY_HINT = "Drop PDF, DOCX, text files or scans here, or click Attach…"
 NBSP = "\u00a0"
 #: (light theme, dark theme): dark text on light backgrounds, light text on dark ones.
 _TINTS = {"warning": ("#9a6700", "#e3b341"), "error": ("#cf222e", "#ff7b72")}

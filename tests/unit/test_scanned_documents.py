@@ -177,3 +177,16 @@ def test_a_scan_dropped_again_in_other_languages_is_read_again(tmp_path: Path) -
     # Reopening a conversation uses what was read, whatever the setting (no minutes of OCR
     # before the model can answer).
     assert library.resolve([(str(path), first.sha256)]).documents[0].units == again.units
+
+
+def test_a_french_scan_read_as_english_suggests_its_language(tmp_path: Path) -> None:
+    pages = scans.contract_pages(2, "fr", seed=4)
+    path = _write(tmp_path, "bail.pdf", scans.scan_pdf(pages, dpi=300, noise=6.0, seed=4))
+    hint = (
+        "many words were hard to read in English: if the document is in another language, "
+        "choose it in Settings → Documents and attach the file again."
+    )
+    assert hint in DocumentLibrary(ocr_languages="eng").read(path).warnings
+    in_french = DocumentLibrary(ocr_languages="fra+eng").read(path)
+    assert not any(w.startswith("many words") for w in in_french.warnings)
+    assert "reçues" in in_french.model_text() or "août" in in_french.model_text()
