@@ -43,7 +43,7 @@ def test_a_folder_gives_a_summary_per_document_and_a_rerun_skips_them(
 
     first = run_folio("summarize", str(docs), "--out", str(out), home=short_summaries)
     assert first.returncode == 1, first.stderr  # one file failed; the others were summarized
-    assert "broken.pdf: failed: broken.pdf is a PNG image" in first.stderr
+    assert "broken.pdf: failed: broken.pdf is a damaged image" in first.stderr
     assert "3 summarized, 0 unchanged, 1 failed" in first.stderr
     assert sorted(p.name for p in out.glob("*.md")) == ["contract.md", "notes.md", "terms.md"]
     for name in ("contract", "notes", "terms"):

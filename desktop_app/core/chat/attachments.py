@@ -88,7 +88,8 @@ class Attachments:
             start = started.setdefault(stage, last[0])  # a stage starts where the last ended
             last[0] = time.monotonic()
             rate = done / max(time.monotonic() - start, 1e-6)
-            events.put(PrefillProgress(done, total, rate, (total - done) / rate, stage))
+            eta = (total - done) / rate if rate > 0 else None  # unknown before the first page
+            events.put(PrefillProgress(done, total, rate or None, eta, stage))
 
         def work() -> None:
             try:

@@ -57,6 +57,8 @@ class Readers:
         """The `ocr.OcrPage` of each picture, in order; progress(done, total, "ocr") as each
         page is done."""
         done = 0
+        if progress is not None:
+            progress(0, total, "ocr")  # the card says OCR has begun before its first page
         with ThreadPoolExecutor(self._count, thread_name_prefix="folio-ocr") as pool:
             pending: list[Future] = []
             for picture in pictures:
