@@ -71,6 +71,22 @@ def no_parse_in_the_app(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
     monkeypatch.setattr(documents, "parse", refused)
 
 
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch):
+    """`engine(info)`: the OCR engine reports `info` (languages installed, a problem), worded
+    as in the bundled app (`how_to_add` names the bundle's tessdata folder)."""
+    import sys
+
+    from desktop_app.core.documents import ocr
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+
+    def install(info: ocr.EngineInfo) -> None:
+        monkeypatch.setattr(ocr, "engine_info", lambda: info)
+
+    return install
+
+
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     return smollm2_path()

@@ -3,7 +3,6 @@ with English), greys those this install lacks with how to add them, and hands ba
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,6 @@ CHOICES = [
     "Français + English", "Deutsch + English", "Español + English", "Italiano + English",
     "Nederlands + English",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch):
-    """engine_info() answers `info`, worded as in the bundled app (how_to_add when frozen)."""
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-
-    def install(info: ocr.EngineInfo) -> None:
-        monkeypatch.setattr(ocr, "engine_info", lambda: info)
-
-    return install
 
 
 def _dialog(qtbot, settings: Settings) -> SettingsDialog:

@@ -20,17 +20,6 @@ ALL_SIX = ("deu", "eng", "fra", "ita", "nld", "spa")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch):
-    """Makes engine_info() answer `info`, as a bundled app (how_to_add's frozen wording)."""
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-
-    def install(info: ocr.EngineInfo) -> None:
-        monkeypatch.setattr(ocr, "engine_info", lambda: info)
-
-    return install
-
-
 def _lines(wanted: str) -> list[str]:
     return format_ocr(ocr_report(wanted))
 
