@@ -90,7 +90,8 @@ def card_summary(card: DocumentCard) -> str:
     if card.tokens is not None:
         parts.append(f"{card.tokens:,} tokens")
     if card.state is DocState.LOADING:
-        parts.append("opening…" if parts else "Opening…")
+        doing = card.verdict or "opening"  # e.g. "reading by OCR: 3 of 40 pages"
+        parts.append(f"{doing}…" if parts else f"{doing[0].upper()}{doing[1:]}…")
     return " · ".join(parts)
 
 
@@ -193,7 +194,7 @@ class _CardWidget(QFrame):
             layout.addWidget(_label(summary, muted=True))
         if card.state is DocState.ERROR:
             self._add_tinted(layout, card.error or "Could not read this document.", "error")
-        elif card.verdict:
+        elif card.verdict and card.state is not DocState.LOADING:  # (loading: in the summary)
             if card.fit is Fit.PASSAGES:  # only parts reach the model: a warning
                 self._add_tinted(layout, card.verdict, "warning")
             else:

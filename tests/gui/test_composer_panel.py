@@ -205,6 +205,9 @@ def test_card_summary() -> None:
     assert card_summary(_card("a", state=DocState.LOADING, pages=3, tokens=None)) == (
         "3 pages · opening…"
     )
+    ocr = _card("a", state=DocState.LOADING, pages=None, tokens=None,
+                verdict="reading by OCR: 3 of 40 pages")  # fmt: skip
+    assert card_summary(ocr) == "Reading by OCR: 3 of 40 pages…"
 
 
 def test_only_a_passages_verdict_is_a_warning(qtbot) -> None:

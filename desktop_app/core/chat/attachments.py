@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from desktop_app.core.chat.cards import DocState, DocumentCard, loading_card
@@ -165,10 +166,14 @@ class Attachments:
         here = cid == self._open()
         if isinstance(event, Progress):
             if here:
+                done, total = event.progress.done, event.progress.total
                 ocr = event.progress.stage == "ocr"
                 self._view.show_progress(
                     event.progress, "Reading by OCR" if ocr else "Extracting", "pages"
                 )
+                if ocr:  # the card says it too: a scan takes seconds a page
+                    read = f"reading by OCR: {done} of {total} pages"
+                    self._view.update_card(replace(loading_card(key, path), verdict=read))
             return
         if not isinstance(event, Finished | Failed | Cancelled):
             return
