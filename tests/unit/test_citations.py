@@ -153,3 +153,26 @@ def test_in_retrieval_mode_a_citation_of_a_page_the_model_was_not_given_is_flagg
     index = PassageIndex([_lease()], lambda text: len(text) // 4)
     index.search("What is the rent?", 60)
     assert index.sent == {("lease.pdf", "[Page 2]")}
+
+
+def test_excerpts_of_a_scan_carry_the_ocr_mark_and_the_model_is_told() -> None:
+    """Retrieval mode too: a passage from a scanned page says so, and the system message
+    tells the model that a figure there may be misread."""
+    from dataclasses import replace
+
+    from desktop_app.core.chat.conversation import SCANS_NOTICE, Conversation
+    from desktop_app.core.chat.retrieval import PassageIndex
+    from desktop_app.core.documents.model import OcrLayer
+
+    lease = _lease()
+    scanned = replace(lease.units[1], ocr=OcrLayer((), 93.0))
+    lease = replace(lease, units=(lease.units[0], scanned, *lease.units[2:]))
+    passages = PassageIndex([lease], lambda text: len(text) // 4).search("rent euros", 500)
+    rent = next(p for p in passages if "1,200 euros" in p.text)
+    assert rent.render().splitlines()[:2] == [
+        '<passage source="lease.pdf, [Page 2]">', "[Page 2 · OCR]"
+    ]  # fmt: skip
+    system = Conversation.planned("Answer.", [lease], whole=False).system_message()["content"]
+    assert system.endswith(SCANS_NOTICE)
+    plain = Conversation.planned("Answer.", [_lease()], whole=False).system_message()
+    assert SCANS_NOTICE not in plain["content"]

@@ -24,17 +24,21 @@ class Attachment:
     text: str
 
 
+#: Said when pages read by OCR are among what the model is given (whole or as excerpts).
+SCANS_NOTICE = (
+    f"Pages marked [Page N{OCR_MARK}] are scans read by OCR: a figure, name or date there may "
+    "be misread, so say so when an answer depends on one. Cite them like any page: [Page N: "
+    '"the exact words"].'
+)
+
+
 def document_block(documents: Sequence[Attachment]) -> str:
     if not documents:
         return ""
     count = "1 document" if len(documents) == 1 else f"{len(documents)} documents"
     parts = [f"The user has attached {count}, given in full below."]
     if any(f"{OCR_MARK}]" in doc.text for doc in documents):
-        parts.append(
-            f"Pages marked [Page N{OCR_MARK}] are scans read by OCR: a figure, name or date "
-            "there may be misread, so say so when an answer depends on one. Cite them like "
-            'any page: [Page N: "the exact words"].'
-        )
+        parts.append(SCANS_NOTICE)
     for doc in documents:
         name = doc.name.replace('"', "'")
         parts.append(f'<document name="{name}">\n{doc.text.strip()}\n</document>')
@@ -63,6 +67,8 @@ class Conversation:
     documents: list[Attachment] = field(default_factory=list)
     #: Retrieval mode: names of documents that questions quote excerpts from.
     excerpted: list[str] = field(default_factory=list)
+    #: Retrieval mode: some excerpts may come from pages read by OCR.
+    scanned: bool = False
     #: (user message as sent, visible answer) pairs in order.
     turns: list[tuple[str, str]] = field(default_factory=list)
 
@@ -73,12 +79,15 @@ class Conversation:
         """The documents in full (whole-document mode), or named for excerpts."""
         if whole:
             return cls(system_prompt, [Attachment(d.path.name, d.model_text()) for d in documents])
-        return cls(system_prompt, excerpted=[d.path.name for d in documents])
+        scanned = any(d.ocr_pages() for d in documents)
+        return cls(system_prompt, excerpted=[d.path.name for d in documents], scanned=scanned)
 
     def system_message(self) -> Message:
         parts = [self.system_prompt, document_block(self.documents)]
         if self.excerpted:
             parts.append(excerpt_notice(self.excerpted))
+        if self.excerpted and self.scanned:
+            parts.append(SCANS_NOTICE)
         return {"role": "system", "content": "\n\n".join(p for p in parts if p)}
 
     def history(self) -> list[Message]:

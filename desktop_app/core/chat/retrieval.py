@@ -44,10 +44,13 @@ class Passage:
     locator: str
     text: str
     tokens: int
+    #: The locator as the model sees it: a page read by OCR says so (`[Page 3 · OCR]`).
+    heading: str = ""
 
     def render(self) -> str:
         where = f"{self.document}, {self.locator}" if self.locator else self.document
-        return f'<passage source="{where}">\n{self.locator}\n{self.text}\n</passage>'
+        shown = self.heading or self.locator
+        return f'<passage source="{where}">\n{shown}\n{self.text}\n</passage>'
 
 
 def _split(text: str) -> Iterator[str]:
@@ -112,10 +115,11 @@ def _passages(
     order = 0
     for d, doc in enumerate(documents):
         for unit in doc.units:
-            locator = unit.locator()
+            locator, heading = unit.locator(), unit.heading()
             for piece in _split(unit.text):
                 # + 24: the <passage> wrapper around the piece.
-                yield Passage(d, order, doc.path.name, locator, piece, count_tokens(piece) + 24)
+                tokens = count_tokens(piece) + 24
+                yield Passage(d, order, doc.path.name, locator, piece, tokens, heading)
                 order += 1
 
 
