@@ -131,6 +131,10 @@ def put(doc: Document) -> None:
 
 def _insert(row: tuple[object, ...]) -> None:
     with closing(_connect()) as conn, conn:
+        # The write lock first: a deferred transaction reads, then fails at once with
+        # "database is locked" (no wait) when another writer committed in between; the
+        # reader queue, the engine thread and the pane's thread all store documents.
+        conn.execute("BEGIN IMMEDIATE")
         # Extractions by another extractor version would only ever be ignored.
         conn.execute("DELETE FROM extractions WHERE extractor_version != ?", (EXTRACTOR_VERSION,))
         conn.execute("INSERT OR REPLACE INTO extractions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
@@ -167,8 +171,18 @@ def _touch(conn: sqlite3.Connection, sha256: str) -> None:
 def _connect() -> sqlite3.Connection:
     conn = sqlite3.connect(db_path(), timeout=5.0)
     try:
-        # WAL: readers never wait for a writer, e.g. a second Folio window storing.
-        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL: readers never wait for a writer, e.g. a second Folio window storing. The mode
+        # is kept in the file: set once. Setting it ignores the busy timeout ("database is
+        # locked" at once while another thread creates the file), so that is waited out here.
+        for attempt in range(50):
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.02)
         conn.execute("PRAGMA synchronous = NORMAL")
         try:
             SCHEMA.migrate(conn)
