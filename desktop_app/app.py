@@ -115,6 +115,22 @@ def build_gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_a_command(word: str) -> str:
+    """Why `word` (the first word, not a command) is refused, or "" when it may be a file.
+
+    `folio extrct a.pdf` opened the window with a file named "extrct". A word with no path
+    separator and no suffix that names no file is a mistyped command, not a document."""
+    import difflib
+    from pathlib import Path
+
+    if "/" in word or "\\" in word or Path(word).suffix or Path(word).exists():
+        return ""
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    hint = f" Did you mean “{close[0]}”?" if close else ""
+    return (f"“{printable(word)}” is not a command, nor a file.{hint} "
+            f"Commands: {', '.join(COMMANDS)} (folio COMMAND -h).")  # fmt: skip
+
+
 def _give_windowed_app_streams() -> None:
     """A windowed (bundled) app starts with sys.stdout/stderr set to None; printing or
     logging to them would raise, so they go to the null device (the log file has it all)."""
@@ -144,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _give_windowed_app_streams()
     words = [a for a in argv if not a.startswith("-")]
     gui = not (words and words[0] in COMMANDS)
+    if gui and words and (mistyped := _not_a_command(words[0])):
+        print(f"folio: {mistyped}", file=sys.stderr)
+        return 2
     args = (build_gui_parser() if gui else build_parser()).parse_args(argv)
     setup_logging(args.verbose)
     try:
@@ -157,6 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `folio extract big.pdf | head`: the reader has what it wanted. End quietly, as
+        # every Unix tool does, and keep the interpreter's final flush from failing again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     except Exception:
         log.exception("unexpected error", extra={"file_only": True})
         print(
