@@ -13,12 +13,11 @@ wherever the message goes (terminal, window, API answer, log).
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from desktop_app.core.documents import docx, pdf, scanned, text
-from desktop_app.core.documents.model import Document, Extracted, Unit, page_ranges
+from desktop_app.core.documents.model import Document, Extracted, Progress, Unit, page_ranges
 from desktop_app.core.documents.sniff import detect_type
 from desktop_app.errors import DocumentError, PasswordRequired, printable
 
@@ -28,9 +27,6 @@ __all__ = [
 ]  # fmt: skip
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
-
-#: progress(done, total, stage): pages (PDF) or parts read so far; stage "text" or "ocr".
-Progress = Callable[[int, int, str], None]
 
 
 def _kind(mode: int) -> str:

@@ -22,10 +22,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from desktop_app.core.documents import child_answers
-from desktop_app.core.documents.model import Extracted
+from desktop_app.core.documents.model import Extracted, Progress
 from desktop_app.errors import DocumentError, ReaderOutOfMemory
 
 #: The bundled app's way into the child (it has no `python -m`); see app.py.
@@ -42,9 +41,6 @@ MEMORY_LIMIT_BYTES = 4 * 1024**3
 GRACE_S = 1.0
 #: The child's nice value (POSIX): it yields the CPU to the answer being generated.
 CHILD_NICENESS = 15
-
-#: progress(done, total, stage): stage "text" (pages parsed) or "ocr" (pages read by OCR).
-Progress = Callable[[int, int, str], None]
 
 
 class Cancelled(Exception):

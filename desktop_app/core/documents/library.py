@@ -31,15 +31,13 @@ from pathlib import Path
 
 from desktop_app.core import documents
 from desktop_app.core.documents import cache, isolated
-from desktop_app.core.documents.model import Document
+from desktop_app.core.documents.model import Document, Progress
 from desktop_app.core.documents.rendered_page import RenderedPage
 from desktop_app.errors import DocumentError, PasswordRequired, printable
 
 #: Text of this run's documents kept in memory (least recently used dropped first); the
 #: extraction cache on disk keeps more, encrypted documents excepted.
 KEPT_CHARS = 256 * 1024**2
-
-Progress = isolated.Progress
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ can cite where it comes from and the UI can turn the citation into a link.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,10 @@ UnitKind = Literal["page", "section"]
 #: Bump when any extractor's output changes: cached extractions of an older
 #: version are ignored and redone. 2: scanned pages are read by OCR (`Unit.ocr`).
 EXTRACTOR_VERSION = 2
+
+#: progress(done, total, stage): pages (PDF, image) or parts read so far, in stage "text"
+#: (parsed) or "ocr" (read by OCR). The one signature every reader and the child report by.
+Progress = Callable[[int, int, str], None]
 
 #: What a page read by OCR carries in its locator, for the model and for a reader.
 OCR_MARK = " · OCR"

@@ -40,6 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# The document model's word: its box is a fraction of the image as given (the page as shown).
+from desktop_app.core.documents.model import OcrWord
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -146,18 +149,6 @@ def engine_info() -> EngineInfo:
     languages = tuple(n for n in names if n != "osd")
     problem = "" if languages else f"no language data in {folder}"
     return EngineInfo("Tesseract", version, folder, languages, problem)
-
-
-@dataclass(frozen=True)
-class OcrWord:
-    """A word read: `OcrPage.text[start:end]`, where it is, how sure the engine is."""
-
-    start: int
-    end: int
-    #: (left, top, right, bottom), fractions of the original image's width and height, in
-    #: its original (unturned, unstraightened) orientation.
-    box: tuple[float, float, float, float]
-    confidence: float
 
 
 @dataclass(frozen=True)

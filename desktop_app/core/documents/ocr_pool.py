@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import queue
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from desktop_app.core.documents.model import Progress
 from desktop_app.errors import OcrUnavailable
 
 #: Readers at most: each holds its models (about 50 MB); past four cores the pages of one
@@ -23,8 +24,6 @@ from desktop_app.errors import OcrUnavailable
 MAX_READERS = 4
 #: Pictures drawn ahead of the readers, per reader.
 AHEAD = 2
-
-Progress = Callable[[int, int, str], None]
 
 
 class Readers:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from desktop_app.core.documents import ocr_pool
-from desktop_app.core.documents.model import Extracted, OcrLayer, OcrWord, Unit, page_ranges
+from desktop_app.core.documents.model import Extracted, OcrLayer, Progress, Unit, page_ranges
 from desktop_app.core.documents.text_quality import looks_like_junk
 from desktop_app.errors import DocumentError, OcrUnavailable
 
@@ -39,9 +39,6 @@ UNSURE_HINT = 0.008
 LANGUAGE_NAMES = {"eng": "English", "fra": "French", "deu": "German", "spa": "Spanish",
                   "ita": "Italian", "nld": "Dutch"}  # fmt: skip
 _PUNCTUATION = "\"'“”‘’„«»()[]{}.,;:!?"
-
-#: progress(done, total, stage)
-Progress = Callable[[int, int, str], None]
 
 
 def read_scans(
@@ -130,8 +127,7 @@ def _draw(pdf, number: int):
 
 def _unit(unit: Unit, page, languages: str, *, replaced: bool) -> Unit:
     """`unit` with the text and words the engine read (`page`: an ocr.OcrPage)."""
-    words = tuple(OcrWord(w.start, w.end, w.box, w.confidence) for w in page.words)
-    layer = OcrLayer(words, page.confidence, page.rotation, replaced, languages)
+    layer = OcrLayer(page.words, page.confidence, page.rotation, replaced, languages)
     return replace(unit, text=page.text, ocr=layer)
 
 
@@ -149,17 +145,18 @@ def _ocr_warnings(
         )
     if replaced := sorted(u.number for u in read if u.ocr.replaced_text_layer):
         out.append(f"{_pages(replaced)}: the text layer was unreadable; read again by OCR.")
+    unsure_by_page = [(u.number, u.ocr.unsure(u.text)) for u in read]
     first_seen: dict[str, int | None] = {}  # each unsure word once, with its first page
-    for u in read:
-        for word in u.ocr.unsure(u.text):
-            first_seen.setdefault(word.strip(_PUNCTUATION) or word, u.number)
+    for number, words in unsure_by_page:
+        for word in words:
+            first_seen.setdefault(word.strip(_PUNCTUATION) or word, number)
     if first_seen:
         unsure = [f"“{word}” (p. {page})" for word, page in first_seen.items()]
         extra = len(unsure) - MAX_UNSURE_SHOWN
         more = f" and {extra} more" if extra > 0 else ""
         out.append(f"words OCR is unsure of: {', '.join(unsure[:MAX_UNSURE_SHOWN])}{more}.")
     words = sum(len(u.ocr.words) for u in read)
-    if words and sum(len(u.ocr.unsure(u.text)) for u in read) > UNSURE_HINT * words:
+    if words and sum(len(w) for _, w in unsure_by_page) > UNSURE_HINT * words:
         named = " + ".join(LANGUAGE_NAMES.get(c, c) for c in languages.split("+"))
         out.append(
             f"many words were hard to read in {named}: if the document is in another "
