@@ -214,3 +214,21 @@ def _upright(tmp_path: Path) -> Path:
     path = tmp_path / "upright.pdf"
     path.write_bytes(make_pdf(PAGES[:1]))
     return path
+
+
+def test_a_page_of_a_multi_page_tiff_is_drawn_like_a_pdf_page(tmp_path: Path) -> None:
+    """Scanned images are documents: the pane draws their frames (a TIFF's resolution is a
+    rational number, which once made the child's answer fail to serialise)."""
+    from tests.fixtures.scans import scan_tiff
+
+    path = tmp_path / "fax.tiff"
+    path.write_bytes(scan_tiff(["Page one of the fax.", "Page two of the fax."], dpi=200))
+    renderer = PageRenderer()
+    try:
+        page, _ = renderer.render(path, 2, 1.0, None, None, 600)
+        assert (page.width, page.page_count, page.has_text, page.highlights) == (600, 2, False, ())
+        assert abs(page.height - 600 * 297 / 210) < 1.5  # an A4 frame, fitted to the width
+        with pytest.raises(DocumentError, match="has 2 pages; there is no page 3"):
+            renderer.render(path, 3, 1.0, None)
+    finally:
+        renderer.close()

@@ -34,9 +34,7 @@ class ImagePages:
     def __init__(self, path: Path) -> None:
         from PIL import Image
 
-        from desktop_app.core.documents.scanned import MAX_OCR_PIXELS
-
-        Image.MAX_IMAGE_PIXELS = MAX_OCR_PIXELS
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses a decompression bomb itself
         self._image = Image.open(path)
         self._frames = getattr(self._image, "n_frames", 1)
 
@@ -50,7 +48,7 @@ class ImagePages:
         self._image.seek(index)
         # Upright as the EXIF tag says (a phone photo), as OCR read it: the boxes match.
         frame = ImageOps.exif_transpose(self._image).convert("RGB")
-        dpi = self._image.info.get("dpi", (72, 72))[0] or 72
+        dpi = _dpi(self._image.info.get("dpi"))
         width_pt, height_pt = frame.width * 72 / dpi, frame.height * 72 / dpi
         scale = fit_width / max(width_pt, 1.0) if fit_width > 0 else scale
         scale = min(scale, 0.995 * (MAX_PIXELS / max(width_pt * height_pt, 1.0)) ** 0.5)
@@ -62,6 +60,16 @@ class ImagePages:
 
     def close(self) -> None:
         self._image.close()
+
+
+def _dpi(untrusted: object) -> float:
+    """The image's horizontal resolution as a float (a TIFF gives a rational), or 72 when
+    it says none or nonsense (0, NaN, 1e300, not a number): zoom then behaves as for a PDF."""
+    try:
+        dpi = float(untrusted[0])  # type: ignore[index]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return 72.0
+    return dpi if 1.0 <= dpi <= 10_000.0 else 72.0
 
 
 def open_document(path: Path, password: str | None) -> pdfium.PdfDocument | ImagePages:
