@@ -3,11 +3,13 @@
 The CLI drives `ChatController` exactly as the window does: documents are read on the
 reader queue (in a child process), the session opens and answers stream on the engine
 queue, and every answer is saved in Folio's history, so a chat begun in the terminal can
-be continued in the app. The main thread pumps the controller's events. Ctrl+C while an
-answer streams is Stop (the engine aborts the decode in flight, the partial answer is kept),
-never a half-finished llama.cpp call; `folio ask` then ends, with any questions left unasked.
-Ctrl+C while files are read or the model loads ends the run at once (`close` kills the
-reader's child and cancels the session's opening).
+be continued in the app. The main thread pumps the controller's events and counts Ctrl+C
+(cli_interrupt.py). Ctrl+C while an answer streams is Stop (the engine aborts the decode in
+flight, the partial answer is kept as "cancelled"), never a half-finished llama.cpp call;
+`folio ask` then ends, with any questions left unasked. Ctrl+C while files are read, the
+model loads or the documents are read into the model ends the run at once (`close` kills
+the reader's child and aborts the engine's job). Either way the run ends within about a
+second; a second Ctrl+C ends it now.
 
 Answers go to stdout as they stream; everything else (status, notices, stats) to stderr,
 so `folio ask ... > answer.txt` captures only the answer.
@@ -18,8 +20,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +29,13 @@ from typing import TextIO
 
 from desktop_app import atomic
 from desktop_app import settings as settings_mod
+from desktop_app.cli_interrupt import EXIT_INTERRUPTED, CtrlC, exit_now
 from desktop_app.core.chat.cards import DocState, DocumentCard
 from desktop_app.core.chat.controller import ChatController
 from desktop_app.core.chat.dispatch import QueueDispatcher
 from desktop_app.core.chat.export import export_markdown, turns
 from desktop_app.core.chat.session_host import Opened, SessionHost
-from desktop_app.core.chat.view import ShownMessage
+from desktop_app.core.chat.view import PasswordQuestion, ShownMessage
 from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.models.locator import DEMO_MODEL_LABEL, model_to_load
@@ -47,6 +50,15 @@ NOTICES = {
     "cancelled": "[stopped]",
     "error": "[the answer stopped with an error]",
 }
+#: How often the main thread looks at Ctrl+C between the controller's events.
+PUMP_S = 0.05
+#: After Ctrl+C, how long an answer gets to end as "[stopped]" (the engine aborts a decode
+#: between graph nodes: a 9B model on 2 cores within about half a second) before the run
+#: ends without waiting for it.
+STOP_WAIT_S = 0.6
+#: After Ctrl+C, how long the reader and then the engine each get to stop; one that does
+#: not (llama.cpp loading a model cannot be interrupted) is left to the process exit.
+INTERRUPTED_SHUTDOWN_S = 0.2
 
 
 class TerminalView:
@@ -128,8 +140,8 @@ class TerminalView:
             return
         self._header = header
         print(header, file=self._status)
-        if opened.plan:
-            print(f"Documents: {opened.plan}", file=sys.stderr)
+        if opened.context:
+            print(f"Documents: {opened.context}", file=sys.stderr)
         if opened.model == DEMO_MODEL_LABEL:  # not when a remote engine server answers
             print("Note: the demo model is tiny and often wrong; use a Qwen3.5 GGUF for real "
                   "work (folio ask --model PATH).", file=self._status)  # fmt: skip
@@ -137,12 +149,14 @@ class TerminalView:
     def show_error(self, message: str) -> None:
         self.errors.append(message)
 
-    def ask_password(self, path: str, message: str) -> str | None:
+    def request_password(self, question: PasswordQuestion) -> None:
+        """Asked at once: the terminal has nothing else to draw meanwhile."""
         if not sys.stdin.isatty():
-            self.errors.append(f"{message} Pass it with --password.")
-            return None
-        print(f"folio: {message}", file=sys.stderr)
-        return getpass.getpass(f"Password for {printable(Path(path).name)}: ")
+            self.errors.append(f"{question.message} Pass it with --password.")
+            question.answer(None)
+            return
+        print(f"folio: {question.message}", file=sys.stderr)
+        question.answer(getpass.getpass(f"Password for {printable(Path(question.path).name)}: "))
 
 
 def remote_options(args: argparse.Namespace, settings: Settings) -> Settings:
@@ -163,7 +177,8 @@ def remote_options(args: argparse.Namespace, settings: Settings) -> Settings:
 class TerminalChat:
     """A controller, its terminal view and the loop that pumps its events."""
 
-    def __init__(self, args: argparse.Namespace, status: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, status: TextIO, ctrl_c: CtrlC) -> None:
+        self._ctrl_c = ctrl_c
         settings = remote_options(args, settings_mod.load())
         if args.ctx:
             settings = settings.replace(n_ctx=args.ctx)
@@ -230,36 +245,35 @@ class TerminalChat:
             raise FolioError(errors[0])
 
     def close(self) -> None:
-        self.controller.shutdown()
+        """End the controller: the reader's child killed, the engine's job stopped, the
+        answer saved. After Ctrl+C nothing gets longer than about a second: an engine still
+        inside a call that cannot be interrupted ends with the process (`exit_now`)."""
+        if not self._ctrl_c.pressed:
+            self.controller.shutdown()
+        elif not self.controller.shutdown(INTERRUPTED_SHUTDOWN_S):
+            exit_now(EXIT_INTERRUPTED)
 
     def _wait(
         self, busy: Callable[[], bool], on_interrupt: Callable[[], None] | None = None
     ) -> None:
         """Pump the controller's events while `busy`. Ctrl+C raises KeyboardInterrupt: at
-        once, or with `on_interrupt` (Stop) once what it stopped has ended (a second Ctrl+C
-        does not wait).
+        once, or with `on_interrupt` (Stop) once what it stopped has ended, at most
+        `STOP_WAIT_S` later (a second Ctrl+C ends the process, see `CtrlC`).
 
         Ctrl+C only counts here, between events: raised inside an event's handler it could
         land mid-write (a history transaction left open, every later write refused)."""
-        pressed = 0
-
-        def count(signum: int, frame: object) -> None:
-            nonlocal pressed
-            pressed += 1
-
-        previous = signal.signal(signal.SIGINT, count)
-        try:
-            stopping = False
-            while busy():
-                if pressed and (on_interrupt is None or pressed > 1):
-                    raise KeyboardInterrupt
-                if pressed and not stopping:
-                    stopping = True
+        stopped_at: float | None = None
+        while busy():
+            if self._ctrl_c.pressed:
+                if on_interrupt is None:
+                    pass
+                if stopped_at is None:
+                    stopped_at = time.monotonic()
                     on_interrupt()
-                self._dispatcher.pump(0.1)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        if pressed:
+                elif time.monotonic() - stopped_at > STOP_WAIT_S:
+                    raise KeyboardInterrupt
+            self._dispatcher.pump(PUMP_S)
+        if self._ctrl_c.pressed:
             raise KeyboardInterrupt
 
 
@@ -270,14 +284,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
         questions = [text] if text else []
     if not questions:
         raise FolioError("No question: pass one or more -q QUESTION (or pipe one on stdin).")
-    chat = TerminalChat(args, sys.stderr)
-    try:
-        for question in questions:
-            chat.ask(question)
-        if args.export:
-            chat.export(Path(args.export))
-    finally:
-        chat.close()
+    with CtrlC() as ctrl_c:
+        chat = TerminalChat(args, sys.stderr, ctrl_c)
+        try:
+            for question in questions:
+                try:
+                    chat.ask(question)
+                except KeyboardInterrupt:
+                    ctrl_c.pressed = 0
+            if args.export:
+                chat.export(Path(args.export))
+        finally:
+            chat.close()
     return 0
 
 
@@ -285,7 +303,9 @@ CHAT_HELP = "Type a question. Commands: /new (forget the conversation), /think o
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    chat = TerminalChat(args, sys.stdout)
+    ctrl_c = CtrlC()  # armed while Folio works; at the prompt Ctrl+C ends the chat
+    with ctrl_c:
+        chat = TerminalChat(args, sys.stdout, ctrl_c)
     print(CHAT_HELP)
     try:
         while True:
@@ -299,7 +319,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if line in ("/quit", "/exit"):
                 return 0
             if line == "/new":
-                chat.new_conversation()
+                with ctrl_c:
+                    chat.new_conversation()
                 print("(new conversation)")
                 continue
             if line.startswith("/think"):
@@ -311,10 +332,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 continue
             print("folio> ", end="", flush=True)
             try:
-                chat.ask(line)
+                with ctrl_c:
+                    chat.ask(line)
             except KeyboardInterrupt:  # the answer was stopped: back to the prompt
                 continue
             except FolioError as exc:  # e.g. the context is full: say so, keep the chat
                 print(f"\nfolio: {exc}", file=sys.stderr)
     finally:
-        chat.close()
+        with ctrl_c:  # a Ctrl+C that stopped an earlier answer does not hurry this one
+            chat.close()

@@ -10,13 +10,20 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from types import FrameType
 
+from desktop_app.cli_interrupt import exit_now
 from desktop_app.errors import FolioError
 from desktop_app.server.requests import DEFAULT_MAX_REQUEST_MB
 
 DEFAULT_PORT = 8765
 #: Context for API requests when neither --ctx nor the settings say (capped by the machine).
 DEFAULT_CONTEXT = 32768
+#: After Ctrl+C, how long requests in flight get to end (their jobs are cancelled at once:
+#: a 9B decode is aborted within about half a second) before they are cut.
+GRACE_S = 0.6
+#: Then how long the engine's last job gets to end before the process does.
+SHUTDOWN_S = 0.3
 
 
 def add_serve_command(sub: argparse._SubParsersAction) -> None:
@@ -59,13 +66,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"Serving on {args.host} would let anyone who can reach it use the model: "
             "pass --api-key KEY too (or serve on 127.0.0.1)."
         )
-    state = load_state(args)
+    try:
+        state = load_state(args)
+    except KeyboardInterrupt:  # llama.cpp's load cannot be interrupted: the process ends
+        exit_now()
     engine = state.engine_for()
     assert engine is not None
     print(f"Folio API at http://{args.host}:{args.port}/v1 · {state.models()[0]} · "
           f"{engine.placement} · {engine.n_ctx:,}-token context", file=sys.stderr)  # fmt: skip
+    config = uvicorn.Config(create_app(state), host=args.host, port=args.port,
+                            log_level="warning", timeout_graceful_shutdown=GRACE_S)  # fmt: skip
+    server = uvicorn.Server(config)
+    uvicorn_exit = server.handle_exit
+
+    def handle_exit(sig: int, frame: FrameType | None) -> None:
+        """Ctrl+C also stops the engine's jobs at once: a streaming answer then ends by
+        itself (finish_reason "cancelled") within the grace period, instead of uvicorn
+        waiting for it to finish (minutes) or cutting it off after the grace."""
+        state.queue.cancel_all()
+        uvicorn_exit(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
     try:
-        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+        server.run()
+    except KeyboardInterrupt:  # Ctrl+C, raised again by uvicorn once it has stopped
+        # The engine's job has ended; freeing a 9B model's buffers one by one would take
+        # another half second, which the process exit does at once.
+        state.queue.shutdown(SHUTDOWN_S)
+        exit_now()
     finally:
         state.queue.shutdown(last=engine.close)
     return 0

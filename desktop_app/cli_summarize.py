@@ -4,25 +4,30 @@ Each file is read as the app reads it (a child process per file, with limits), s
 whole or in parts (core/chat/summarize.py, which says which), and written to stdout or to
 `--out/NAME.md`. A file that fails is reported and the batch goes on (exit 1 at the end).
 With `--out`, a re-run skips files whose content, prompt and model are unchanged (sha256 in
-`--out/.folio-summaries.json`). Ctrl+C stops the file being summarized; finished summaries
-stay.
+`--out/.folio-summaries.json`). Ctrl+C stops the file being summarized within about a
+second; finished summaries stay. The batch runs on a worker thread: the main thread only
+waits and counts Ctrl+C (cli_interrupt.py), since a SIGINT handler cannot run while the
+main thread is inside a llama.cpp decode.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
+from desktop_app.cli_interrupt import EXIT_INTERRUPTED, CtrlC, exit_now
 from desktop_app.errors import FolioError, printable
 
 SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown", ".csv", ".html", ".htm",
                       ".png", ".jpg", ".jpeg", ".tif", ".tiff"})  # fmt: skip
 MANIFEST = ".folio-summaries.json"
+#: After Ctrl+C, how long the file being summarized gets to stop (a decode is aborted between
+#: graph nodes; a model load cannot be) before the run ends without it.
+STOP_WAIT_S = 0.8
 
 
 def add_summarize_command(sub: argparse._SubParsersAction) -> None:
@@ -71,55 +76,79 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     summarizer = Summarizer(model_path, settings, prompt)
     library = DocumentLibrary(settings.max_document_bytes, settings.ocr_languages)
     cancel = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: cancel.set())  # Ctrl+C: stop this file, keep the rest
-    failed = skipped = done = 0
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    crashed: list[BaseException] = []  # a bug on the worker, raised again here
     started = time.monotonic()
-    try:
-        for i, path in enumerate(files, 1):
-            if cancel.is_set():
-                break
-            label = f"[{i}/{len(files)}] {printable(path.name)}"
-            key = {"prompt": prompt, "model": model_path.name}
-            target = out / f"{path.stem}.md" if out else None
-            try:
-                doc = library.read(path, cancel=cancel)  # a cache hit when summarized before
-                if isinstance(doc, NeedsPassword):
-                    raise FolioError(f"{doc.message} (summarize reads no encrypted files)")
-                record = {**key, "sha256": doc.sha256}
-                if target and target.exists() and manifest.get(path.name) == record:
-                    skipped += 1
-                    print(f"{label}: unchanged, skipped", file=sys.stderr)
-                    continue
-                summary = summarizer.summarize(doc, _progress(label, started, i, len(files)),
-                                               cancel)  # fmt: skip
-            except (FolioError, Cancelled) as exc:
+
+    def batch() -> None:
+        try:
+            for i, path in enumerate(files, 1):
                 if cancel.is_set():
                     break
-                failed += 1
-                print(f"\n{label}: failed: {exc}" if sys.stderr.isatty() else
-                      f"{label}: failed: {exc}", file=sys.stderr)  # fmt: skip
-                continue
-            if summary.finish_reason == "cancelled":
-                break
-            how = f"_Summarized {summary.method}._\n\n" if summary.method else ""
-            text = f"# {path.name}\n\n{how}{summary.text}\n"
-            if target is not None:
-                out.mkdir(parents=True, exist_ok=True)
-                write_bytes(target, text.encode("utf-8"))
-                manifest[path.name] = record
-                write_bytes(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
-            else:
-                sys.stdout.write(text + "\n")
-                sys.stdout.flush()
-            done += 1
-            _clear_line()
-            print(f"{label}: done" + (f" ({summary.method})" if summary.method else ""),
-                  file=sys.stderr)  # fmt: skip
-    finally:
-        summarizer.close()
+                label = f"[{i}/{len(files)}] {printable(path.name)}"
+                key = {"prompt": prompt, "model": model_path.name}
+                target = out / f"{path.stem}.md" if out else None
+                try:
+                    doc = library.read(path, cancel=cancel)  # a cache hit when summarized before
+                    if isinstance(doc, NeedsPassword):
+                        raise FolioError(f"{doc.message} (summarize reads no encrypted files)")
+                    record = {**key, "sha256": doc.sha256}
+                    if target and target.exists() and manifest.get(path.name) == record:
+                        counts["skipped"] += 1
+                        print(f"{label}: unchanged, skipped", file=sys.stderr)
+                        continue
+                    summary = summarizer.summarize(doc, _progress(label, started, i, len(files)),
+                                                   cancel)  # fmt: skip
+                except (FolioError, Cancelled) as exc:
+                    if cancel.is_set():
+                        break
+                    counts["failed"] += 1
+                    print(f"\n{label}: failed: {exc}" if sys.stderr.isatty() else
+                          f"{label}: failed: {exc}", file=sys.stderr)  # fmt: skip
+                    continue
+                if summary.finish_reason == "cancelled":
+                    break
+                how = f"_Summarized {summary.method}._\n\n" if summary.method else ""
+                text = f"# {path.name}\n\n{how}{summary.text}\n"
+                if target is not None:
+                    out.mkdir(parents=True, exist_ok=True)
+                    write_bytes(target, text.encode("utf-8"))
+                    manifest[path.name] = record
+                    write_bytes(out / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+                else:
+                    sys.stdout.write(text + "\n")
+                    sys.stdout.flush()
+                counts["done"] += 1
+                _clear_line()
+                print(f"{label}: done" + (f" ({summary.method})" if summary.method else ""),
+                      file=sys.stderr)  # fmt: skip
+        except BaseException as exc:
+            crashed.append(exc)
+        finally:
+            ended.set()  # every summary is written; what follows only frees the model
+            summarizer.close()
+
+    ended = threading.Event()
+    worker = threading.Thread(target=batch, name="folio-summarize", daemon=True)
+    with CtrlC() as ctrl_c:  # the first press stops the file being summarized; a second, all
+        worker.start()
+        stopping_since: float | None = None
+        while not ended.wait(0.05):
+            if ctrl_c.pressed and stopping_since is None:
+                stopping_since = time.monotonic()
+                cancel.set()
+            elif stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT_S:
+                break  # inside a call that cannot be stopped (a model load): leave it
     stopped = " (stopped)" if cancel.is_set() else ""
-    print(f"{done} summarized, {skipped} unchanged, {failed} failed{stopped}", file=sys.stderr)
-    return 130 if cancel.is_set() else (1 if failed else 0)
+    _clear_line()
+    print(f"{counts['done']} summarized, {counts['skipped']} unchanged, {counts['failed']} failed"
+          f"{stopped}", file=sys.stderr)  # fmt: skip
+    if cancel.is_set():  # the process exit frees the model at once (freeing a 9B: 0.5 s)
+        exit_now(EXIT_INTERRUPTED)
+    worker.join()
+    if crashed:
+        raise crashed[0]
+    return 1 if counts["failed"] else 0
 
 
 def _progress(label: str, started: float, index: int, total: int):

@@ -45,7 +45,7 @@ from desktop_app.server.requests import DEFAULT_MAX_REQUEST_MB, ApiError, parse_
 MAX_PENDING = 16
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 #: How often a non-streaming request checks that its client is still there.
-DISCONNECT_POLL_S = 0.25
+DISCONNECT_POLL_S = 0.1
 
 
 @dataclass
@@ -89,9 +89,15 @@ def create_app(state: ServerState) -> Guard:
                            headers={"Retry-After": "5"})  # fmt: skip
         events: asyncio.Queue[RequestEvent] = asyncio.Queue()
         loop = asyncio.get_running_loop()
+
+        def sink(event: RequestEvent) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, event)
+            except RuntimeError:  # the loop is closed: the server stopped, nobody waits
+                pass
+
         rid = state.queue.submit(
-            lambda cancel: chat_job(state.engine_for(), chat_request, cancel),
-            lambda event: loop.call_soon_threadsafe(events.put_nowait, event),
+            lambda cancel: chat_job(state.engine_for(), chat_request, cancel), sink
         )
         state.pending += 1
         reply = _Reply(chat_request.model or state.models()[0])

@@ -44,6 +44,8 @@ STYLE = "<style>p, li { white-space: pre-wrap; }</style>"
 _PLACEHOLDER = "FOLIOCODEBLOCK"
 _HEADING = re.compile(r"font-size:(xx-large|x-large|large);")
 _HEADING_SIZES = {"xx-large": "x-large", "x-large": "large", "large": "medium"}
+#: Under an answer that cites nothing although documents were in the model's view.
+NO_CITATIONS = "No citations — ask for page references"
 
 _KEYWORDS = frozenset(
     "and as async await break case catch class const continue def del elif else enum except"
@@ -254,7 +256,8 @@ def render_markdown(
 
 def format_stats(stats: Mapping[str, object] | None) -> str:
     """The muted line under an answer, e.g. "0.42 s to first token · 18.3 tok/s · 4,050 tokens
-    from cache (disk)"; what the engine did not measure is left out rather than shown as 0."""
+    from cache (disk)"; what the engine did not measure is left out rather than shown as 0.
+    The citations have their own line (`citation_line`)."""
     if not stats:
         return ""
     parts = []
@@ -268,6 +271,16 @@ def format_stats(stats: Mapping[str, object] | None) -> str:
             source if isinstance(source, str) else "", ""
         )
         parts.append(f"{cached:,} tokens from cache{where}")
-    if isinstance(cites := stats.get("citations"), dict) and cites.get("summary"):
-        parts.append(str(cites["summary"]))
     return " · ".join(parts)
+
+
+def citation_line(stats: Mapping[str, object] | None) -> str:
+    """The line under an answer about its citations: what their check found, or, when the
+    documents were in the model's view (the stats carry a check) and it cites nothing, that
+    it cites nothing, so the absence of page references is visible."""
+    cites = (stats or {}).get("citations")
+    if not isinstance(cites, dict):
+        return ""  # no documents in view: nothing to cite
+    if cites.get("summary"):
+        return str(cites["summary"])
+    return NO_CITATIONS if cites.get("total") == 0 else ""

@@ -9,240 +9,48 @@ is turned into HTML by `chat_markdown`.
 
 from __future__ import annotations
 
-import html
-import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QPalette
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
-    QHBoxLayout,
-    QLabel,
     QScrollArea,
-    QSizePolicy,
-    QTextBrowser,
-    QToolButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.ui.chat_markdown import (
-    STYLE,
-    Theme,
-    citation_checks,
-    format_stats,
-    mix,
-    render_markdown,
-)
-from desktop_app.ui.source_ref import SourceRef
+from desktop_app.core.llm.events import PrefillProgress
+from desktop_app.ui.chat_empty import EmptyChat
+from desktop_app.ui.chat_markdown import citation_checks
+from desktop_app.ui.chat_message import THINKING, MessageWidget
+from desktop_app.ui.documents_panel import format_progress
+
+__all__ = ["ChatView", "MessageWidget", "waiting_text"]
 
 #: ≤ 20 Hz, matching the engine queue's coalescing: smooth to read, cheap to lay out.
 REDRAW_INTERVAL_MS = 50
 
-NOTICES = {
-    "cancelled": "Stopped",
-    "length": "Cut off: answer length limit reached",
-    "context_full": "Cut off: the context is full",
-    "error": "Failed: the answer stopped with an error",
-    "interrupted": "Interrupted: Folio closed before this answer finished",
-}
-#: Outcomes after which an answer can go on from where it stopped (Continue).
-CONTINUABLE = frozenset({"cancelled", "length", "error", "interrupted"})
 
-
-class _AutoHeightBrowser(QTextBrowser):
-    """A text browser exactly as tall as its document, so the outer scroll area does all the
-    scrolling: nested scrollbars in a transcript are a usability trap."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setOpenLinks(False)
-        self.viewport().setAutoFillBackground(False)  # the message's background shows through
-        self.document().setDocumentMargin(2)
-        self.document().documentLayout().documentSizeChanged.connect(self._fit)
-
-    def _fit(self) -> None:
-        height = math.ceil(self.document().size().height()) + 2 * self.frameWidth()
-        if height != self.height():
-            self.setFixedHeight(height)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        self._fit()
-
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        event.ignore()  # let the transcript scroll, not this scrollbar-less browser
-
-
-def _muted_label(text: str = "", *, italic: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-    label.setWordWrap(True)
-    font = label.font()
-    font.setItalic(italic)
-    font.setPointSizeF(font.pointSizeF() * 0.9)
-    label.setFont(font)
-    return label
-
-
-def _link_button(text: str) -> QToolButton:
-    button = QToolButton()
-    button.setText(text)
-    button.setAutoRaise(True)
-    button.setCursor(Qt.CursorShape.PointingHandCursor)
-    return button
-
-
-class MessageWidget(QFrame):
-    """One message: body, and for the assistant a collapsible reasoning block, a cut-off
-    notice, a stats line and action buttons. The view decides which actions are shown."""
-
-    copy_clicked = Signal()
-    export_clicked = Signal()
-    regenerate_clicked = Signal()
-    continue_clicked = Signal()
-    edit_clicked = Signal()
-    citation_clicked = Signal(object)  # SourceRef
-
-    def __init__(self, role: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.role = role
-        self.finish_reason: str | None = None
-        self.content = ""
-        self.reasoning = ""
-        self.streaming = False
-        self.code_blocks: list[str] = []
-        #: Verdicts on the answer's citations once it has been checked, by citation text.
-        self.checks: dict[str, Mapping[str, str]] = {}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 6)
-        layout.setSpacing(4)
-        title = QLabel("You" if role == "user" else "Folio")
-        font = title.font()
-        font.setBold(True)
-        title.setFont(font)
-        layout.addWidget(title)
-
-        self.reasoning_toggle = QToolButton()
-        self.reasoning_toggle.setText("Reasoning")
-        self.reasoning_toggle.setAutoRaise(True)
-        self.reasoning_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.reasoning_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.reasoning_toggle.clicked.connect(
-            lambda: self.set_reasoning_shown(self.reasoning_view.isHidden())
-        )
-        self.reasoning_view = _AutoHeightBrowser()
-        self.thinking_label = _muted_label("Thinking…", italic=True)
-        self.body = _AutoHeightBrowser()
-        self.body.anchorClicked.connect(self._on_anchor)
-        self.notice_label = _muted_label(italic=True)
-        for widget in (self.reasoning_toggle, self.reasoning_view, self.thinking_label):
-            widget.hide()
-            layout.addWidget(widget)
-        layout.addWidget(self.body)
-        layout.addWidget(self.notice_label)
-        self.notice_label.hide()
-
-        footer = QHBoxLayout()
-        footer.setContentsMargins(0, 0, 0, 0)
-        self.stats_label = _muted_label()
-        self.copy_button = _link_button("Copy")
-        self.regenerate_button = _link_button("Regenerate")
-        self.continue_button = _link_button("Continue")
-        self.edit_button = _link_button("Edit")
-        self.export_button = _link_button("Export…")
-        self.export_button.setToolTip("Save the question, this answer and its checked citations "
-                                      "as Markdown")  # fmt: skip
-        footer.addWidget(self.stats_label, 1)
-        for button, signal in (
-            (self.copy_button, self.copy_clicked),
-            (self.export_button, self.export_clicked),
-            (self.continue_button, self.continue_clicked),
-            (self.regenerate_button, self.regenerate_clicked),
-            (self.edit_button, self.edit_clicked),
-        ):
-            button.clicked.connect(signal)
-            button.hide()
-            footer.addWidget(button)
-        layout.addLayout(footer)
-        for label in (title, self.thinking_label, self.notice_label, self.stats_label):
-            label.setContentsMargins(2, 0, 0, 0)  # line up with the browsers' document margin
-        self.copy_button.show()
-        if role == "user":
-            # Explicit: a child inherits the transcript's Base role, which would hide the tint.
-            self.setBackgroundRole(QPalette.ColorRole.Window)
-            self.setAutoFillBackground(True)
-        self._apply_palette()
-
-    def set_text(self, content: str, reasoning: str = "", *, streaming: bool = False) -> None:
-        """Re-render the whole message: called once per finished message, once per tick while
-        it streams, and when the theme changes (colours are baked into the HTML)."""
-        self.content, self.reasoning, self.streaming = content, reasoning, streaming
-        theme = Theme.of(self.palette())
-        if self.role == "user":
-            self.body.setPlainText(content)
-        else:
-            body_html, self.code_blocks = render_markdown(content, self.palette(), self.checks)
-            self.body.setHtml(f"<html><head>{STYLE}</head><body>{body_html}</body></html>")
-        self.body.setVisible(bool(content) or not streaming)
-        self.reasoning_toggle.setVisible(bool(reasoning))
-        muted = f'<p style="color:{theme.muted};">'
-        self.reasoning_view.setHtml(f"{STYLE}{muted}{html.escape(reasoning.strip())}</p>")
-        self.thinking_label.setVisible(streaming and bool(reasoning) and not content)
-        self.copy_button.setVisible(not streaming)
-        self.export_button.setVisible(self.role != "user" and not streaming and bool(content))
-
-    def set_outcome(self, stats: Mapping[str, object] | None, finish_reason: str | None) -> None:
-        self.finish_reason = finish_reason
-        if (checks := citation_checks(stats)) != self.checks:  # marks on checked citations
-            self.checks = checks
-            self.set_text(self.content, self.reasoning, streaming=self.streaming)
-        self.stats_label.setText(format_stats(stats))
-        self.notice_label.setText(NOTICES.get(finish_reason or "", ""))
-        self.notice_label.setVisible(bool(self.notice_label.text()))
-
-    def set_actions(self, *, regenerate: bool, edit: bool) -> None:
-        """Regenerate (and Continue, for an answer that stopped short with some text)."""
-        self.regenerate_button.setVisible(regenerate)
-        self.continue_button.setVisible(
-            regenerate and self.finish_reason in CONTINUABLE and bool(self.content)
-        )
-        self.edit_button.setVisible(edit)
-
-    def set_reasoning_shown(self, shown: bool) -> None:
-        """Expand or collapse the reasoning block (collapsed by default: it is a side note)."""
-        self.reasoning_view.setVisible(shown)
-        self.reasoning_toggle.setArrowType(
-            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
-        )
-
-    def _apply_palette(self) -> None:
-        if self.role == "user":
-            palette = self.palette()
-            base = palette.color(QPalette.ColorRole.Base)
-            tint = mix(base, palette.color(QPalette.ColorRole.Highlight), 0.12)
-            palette.setColor(QPalette.ColorRole.Window, QColor(tint))
-            self.setPalette(palette)
-
-    def restyle(self) -> None:
-        self._apply_palette()
-        self.set_text(self.content, self.reasoning, streaming=self.streaming)
-
-    def _on_anchor(self, url: QUrl) -> None:
-        scheme, target = url.scheme(), url.path()
-        if scheme == "cite":
-            self.citation_clicked.emit(SourceRef.from_url(url))
-        elif scheme == "copy-code" and target.isdigit() and int(target) < len(self.code_blocks):
-            QApplication.clipboard().setText(self.code_blocks[int(target)])
-        elif scheme in ("http", "https"):
-            QDesktopServices.openUrl(url)
+def waiting_text(progress: PrefillProgress | None, documents: int) -> str:
+    """What an answer says before its first words: "Reading the document… 1,234 / 5,000
+    tokens · 85 tok/s · 37 s left" while the prompt is read (the documents are most of it),
+    "Thinking…" once it is, or before any progress when there is no document to read."""
+    if progress is None and documents == 0:
+        return THINKING
+    if progress is not None and progress.total > 0 and progress.done >= progress.total:
+        return THINKING
+    what = {0: "Reading your question…", 1: "Reading the document…"}.get(
+        documents, "Reading the documents…"
+    )
+    if progress is None:
+        return what
+    return format_progress(
+        progress.done, progress.total, progress.tokens_per_s, progress.eta_s, what, "tokens"
+    )
 
 
 class ChatView(QWidget):
@@ -289,9 +97,14 @@ class ChatView(QWidget):
         bar = self._scroll.verticalScrollBar()
         bar.valueChanged.connect(lambda value: setattr(self, "_follow", value >= bar.maximum() - 8))
         bar.rangeChanged.connect(lambda _low, high: self._follow and bar.setValue(high))
+        #: What to do first, in place of the transcript while the chat has no messages.
+        self.empty = EmptyChat()
+        self._pages = QStackedWidget()
+        self._pages.addWidget(self.empty)
+        self._pages.addWidget(self._scroll)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._scroll)
+        layout.addWidget(self._pages)
 
     def set_messages(
         self, messages: Sequence[tuple[str, str, str, dict | None, str | None]]
@@ -313,13 +126,25 @@ class ChatView(QWidget):
         self._add("user").set_text(text)
         self._refresh_actions()
 
-    def begin_answer(self) -> None:
-        """Add the empty assistant message that `append_delta` will fill."""
+    def begin_answer(self, documents: int = 0) -> None:
+        """Add the assistant message that `append_delta` will fill; until its first words it
+        says what the model is doing (`waiting_text`), for a chat with `documents` in view."""
         if self._streaming is not None:
             self.end_answer(None, "cancelled")
         self._streaming = self._add("assistant")
+        self._streaming.set_waiting(waiting_text(None, documents))
         self._streaming.set_text("", streaming=True)
         self._refresh_actions()
+
+    def show_reading(self, progress: PrefillProgress, documents: int) -> bool:
+        """The prompt of the streaming answer is being read: its block says how far
+        ("Reading the document… 1,234 / 5,000 tokens"). False when no answer waits for its
+        first words (the caller shows the progress elsewhere)."""
+        widget = self._streaming
+        if widget is None or widget.content or any(self._answer_parts):
+            return False
+        widget.set_waiting(waiting_text(progress, documents))
+        return True
 
     def append_delta(self, answer: str, reasoning: str) -> None:
         """Only buffers: the timer redraws, so a burst of deltas costs one layout."""
@@ -349,6 +174,10 @@ class ChatView(QWidget):
 
     def message_count(self) -> int:
         return len(self._messages)
+
+    def showing_hint(self) -> bool:
+        """Whether the empty chat's hint is what the user sees instead of a transcript."""
+        return self._pages.currentWidget() is self.empty
 
     def message(self, index: int) -> MessageWidget:
         """The widget of message `index` (negative counts from the end), for callers and tests
@@ -396,7 +225,9 @@ class ChatView(QWidget):
         self._answer_parts, self._reasoning_parts = [], []
 
     def _refresh_actions(self) -> None:
-        """Regenerate only on a final, finished answer; Edit only on the latest question."""
+        """Regenerate only on a final, finished answer; Edit only on the latest question.
+        A chat without messages shows what to do instead."""
+        self._pages.setCurrentWidget(self._scroll if self._messages else self.empty)
         last_user = max((i for i, m in enumerate(self._messages) if m.role == "user"), default=-1)
         count = len(self._messages)
         for i, widget in enumerate(self._messages):

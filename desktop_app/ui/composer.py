@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QKeyEvent, QTextCursor
+from PySide6.QtGui import QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 PLACEHOLDER = "Ask about your documents…  (Enter to send, Shift+Enter for a new line)"
+#: The hint when the whole one would be cut off (a narrow chat beside the source pane).
+SHORT_PLACEHOLDER = "Ask about your documents…"
 #: Long enough that a typing burst saves once, short enough that a crash loses little.
 DRAFT_DEBOUNCE_MS = 500
 MIN_LINES, MAX_LINES = 1, 8
@@ -83,6 +85,14 @@ class _Input(QPlainTextEdit):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        """The whole hint where it fits, else its short form: a hint cut mid-word reads
+        as a fault."""
+        super().resizeEvent(event)
+        room = self.viewport().width() - 2 * self.document().documentMargin()
+        fits = self.fontMetrics().horizontalAdvance(PLACEHOLDER) <= room
+        self.setPlaceholderText(PLACEHOLDER if fits else SHORT_PLACEHOLDER)
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 (Qt override)
         paths = pasted_paths(source)

@@ -90,7 +90,9 @@ def card_summary(card: DocumentCard) -> str:
     if card.tokens is not None:
         parts.append(f"{card.tokens:,} tokens")
     if card.state is DocState.LOADING:
-        doing = card.verdict or "opening"  # e.g. "reading by OCR: 3 of 40 pages"
+        # A file whose type is not known yet is still being read; a read one waits for the
+        # session to open. A verdict says more: "reading by OCR: 3 of 40 pages".
+        doing = card.verdict or ("opening" if card.type else "reading")
         parts.append(f"{doing}…" if parts else f"{doing[0].upper()}{doing[1:]}…")
     return " · ".join(parts)
 
@@ -119,7 +121,7 @@ def _label(text: str, *, muted: bool = False) -> QLabel:
     return label
 
 
-def _plain_tip(text: str) -> str:
+def plain_tip(text: str) -> str:
     """A tooltip that shows `text` as written: Qt guesses rich text for tooltips, so a file
     name like "<b>deal</b>.pdf" would be drawn as markup; escaped inside markup, it is not."""
     return f"<p>{html.escape(text)}</p>"
@@ -131,7 +133,7 @@ class _ElidedLabel(QLabel):
     def __init__(self, text: str) -> None:
         super().__init__()
         self._full = text
-        self.setToolTip(_plain_tip(text))
+        self.setToolTip(plain_tip(text))
         self.setMinimumWidth(20)
         self.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -175,7 +177,7 @@ class _CardWidget(QFrame):
         remove = QToolButton(self)
         remove.setText("×")
         remove.setAutoRaise(True)
-        remove.setToolTip(_plain_tip(f"Remove {printable(card.name)}"))
+        remove.setToolTip(plain_tip(f"Remove {printable(card.name)}"))
         remove.setObjectName("remove")
         remove.clicked.connect(lambda: self.removed.emit(card.key))
 
@@ -328,6 +330,11 @@ class DocumentsPanel(QWidget):
 
     def card_count(self) -> int:
         return len(self._cards)
+
+    def readable_count(self) -> int:
+        """The documents that are, or once read will be, in the model's view (not those
+        that could not be read)."""
+        return sum(w.card.state is not DocState.ERROR for w in self._cards.values())
 
     def card(self, key: str) -> DocumentCard | None:
         """What the card with `key` shows (None when there is none)."""

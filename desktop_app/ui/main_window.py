@@ -15,14 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QInputDialog,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QProgressBar,
     QSplitter,
@@ -30,13 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app import atomic
+from desktop_app import atomic, paths
 from desktop_app import settings as settings_mod
 from desktop_app.core.chat.cards import DocumentCard
 from desktop_app.core.chat.controller import ChatController
-from desktop_app.core.chat.export import export_markdown, turns
+from desktop_app.core.chat.export import Turn, export_markdown, turns
 from desktop_app.core.chat.session_host import Opened, SessionHost
-from desktop_app.core.chat.view import ShownMessage
+from desktop_app.core.chat.view import PasswordQuestion, ShownMessage
 from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
@@ -51,9 +50,13 @@ from desktop_app.ui.dialogs.models_page import format_progress
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
-from desktop_app.ui.message_box import confirm, show_message
+from desktop_app.ui.elided_label import ElidedLabel
+from desktop_app.ui.menu_bar import Commands, MenuBar
+from desktop_app.ui.message_box import confirm, notify
+from desktop_app.ui.model_picker import ModelPicker
+from desktop_app.ui.password_dialog import ask_password
 from desktop_app.ui.qt_dispatch import QtDispatcher
-from desktop_app.ui.source_pane import SourcePane, make_room
+from desktop_app.ui.source_pane import SourcePane
 from desktop_app.ui.source_ref import SourceRef
 from desktop_app.ui.theme import apply_theme
 
@@ -111,8 +114,10 @@ class MainWindow(QMainWindow):
         self.sidebar = ConversationList()
         self.chat = ChatView()
         self.composer = Composer()
+        self.picker = ModelPicker()
         middle = QWidget()
         lay = QVBoxLayout(middle)
+        lay.addWidget(self.picker, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addWidget(self.chat, 1)
         lay.addWidget(self.composer)
         self.documents = DocumentsPanel()
@@ -125,8 +130,10 @@ class MainWindow(QMainWindow):
         split.setCollapsible(1, False)
         split.setSizes([240, 760, 0, 300])
         self.setCentralWidget(split)
-        self.model_label = QLabel("Loading model…")
+        # The model and where it runs; the picker above the chat follows its text.
+        self.model_label = ElidedLabel("Loading model…")
         self.context_meter = QProgressBar(minimumWidth=190, maximumWidth=240, textVisible=True)
+        self.context_meter.hide()  # until an answer says how much of the context it fills
         self.speed_label = QLabel("")
         self.download_label = QLabel("")
         self.api_label = QLabel("")
@@ -141,20 +148,21 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.controller
-        for text, keys, slot in (
-            ("New chat", QKeySequence.StandardKey.New, c.new_conversation),
-            ("Attach…", QKeySequence.StandardKey.Open, self.attach_files),
-            ("Search", QKeySequence.StandardKey.Find, self.sidebar.search.setFocus),
-            ("Stop", QKeySequence(Qt.Key.Key_Escape), c.stop),
-            ("Settings…", QKeySequence("Ctrl+,"), self.open_settings),
-            ("Models…", QKeySequence("Ctrl+M"), self.open_models),
-            ("Quit", QKeySequence.StandardKey.Quit, self.close),
-        ):
-            # Called without arguments: `triggered` would pass its `checked` flag on (once
-            # taken by New chat for a list of files to attach).
-            action = QAction(text, self, shortcut=keys)
-            action.triggered.connect(lambda _checked=False, slot=slot: slot())
-            self.addAction(action)
+        self.menus = MenuBar(self, Commands(
+            new_chat=c.new_conversation, open_documents=self.attach_files,
+            export_chat=self.export_chat, quit=self.close,
+            find_chats=self.sidebar.search.setFocus, stop=c.stop,
+            show_source=self.show_source_pane,
+            source_state=lambda: (self.source.ref is not None, self.source.isVisible()),
+            set_theme=self.set_theme, theme=lambda: settings_mod.load().theme,
+            models=self.open_models, settings=self.open_settings,
+            set_api=self.set_api, api_on=lambda: self.api_server is not None,
+            about=self.show_about, system_report=self.show_system_report,
+            log_folder=self.open_log_folder,
+        ))  # fmt: skip
+        self.picker.chosen.connect(self.use_model)
+        self.picker.find_requested.connect(self.open_models)
+        self.model_label.text_changed.connect(self._show_model)
         self.sidebar.new_requested.connect(lambda: c.new_conversation())
         self.sidebar.search_changed.connect(self.conversations_changed)
         self.sidebar.picked.connect(c.open_conversation)
@@ -218,9 +226,12 @@ class MainWindow(QMainWindow):
             self.controller.edit_last(text)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.host.settings, self, downloads=self.downloads)
+        saved = settings_mod.load()  # the View and Model menus save these two directly
+        shown = self.host.settings.replace(theme=saved.theme, api_server=saved.api_server)
+        dialog = SettingsDialog(shown, self, downloads=self.downloads)
         accepted = dialog.exec() == SettingsDialog.DialogCode.Accepted
         dialog.deleteLater()  # its Models tab would keep following the downloads
+        self._take_focus_back()
         if not accepted:
             return
         new = dialog.result_settings()
@@ -237,6 +248,17 @@ class MainWindow(QMainWindow):
         if needs_reload(self.host.settings, new):
             self.model_label.setText("Reloading the model with the new settings…")
         self.controller.reconfigure(model_path, new)
+        self._apply_api(new)
+
+    def set_theme(self, theme: str) -> None:
+        """View → Theme: applied at once and saved, as the Settings dialog does."""
+        settings_mod.save(settings_mod.load().replace(theme=theme))
+        apply_theme(QApplication.instance(), theme)
+
+    def set_api(self, on: bool) -> None:
+        """Model → Local API: saved, then started or stopped as Settings would."""
+        new = settings_mod.load().replace(api_server=on)
+        settings_mod.save(new)
         self._apply_api(new)
 
     def _apply_api(self, settings: settings_mod.Settings) -> None:
@@ -273,11 +295,56 @@ class MainWindow(QMainWindow):
         """The models dialog (first run and Ctrl+M): pick, find or download a model."""
         from desktop_app.ui.dialogs.models_dialog import ModelsDialog
 
-        dialog = ModelsDialog(self.downloads, self)
+        configured = settings_mod.load().model_path
+        dialog = ModelsDialog(self.downloads, self, in_use=self.host.model_path,
+                              opened=[Path(configured) if configured else None])  # fmt: skip
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # reopening builds a new one
         dialog.model_chosen.connect(self.use_model)
+        dialog.finished.connect(self._take_focus_back)
         dialog.show()
         return dialog
+
+    def _take_focus_back(self) -> None:
+        """A closed dialog hands the keyboard back to the window, so its shortcuts work at
+        once (without a window manager to do it, Ctrl+O after the Models dialog went
+        nowhere and the typed path ended up in the composer)."""
+        self.activateWindow()
+
+    def _show_model(self, text: str) -> None:
+        """The picker says what the status bar's model label says, without the placement."""
+        configured = settings_mod.load().model_path
+        self.picker.show_model(text.split(" · ")[0], self.host.model_path,
+                               Path(configured) if configured else None)  # fmt: skip
+
+    def show_about(self) -> QWidget:
+        from desktop_app.ui.dialogs.help_dialogs import about_box
+
+        box = about_box(self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.show()
+        return box
+
+    def show_system_report(self) -> QWidget:
+        from desktop_app.ui.dialogs.help_dialogs import SystemReportDialog
+
+        dialog = SystemReportDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(self._take_focus_back)
+        dialog.show()
+        return dialog
+
+    def open_log_folder(self) -> None:
+        folder = paths.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.show_error(f"Could not open the log folder. It is {folder}")
+
+    def show_source_pane(self, shown: bool) -> None:
+        """View → Source pane: the last cited page again, or the pane closed."""
+        if not shown:
+            self.source.close_pane()
+        elif self.source.ref is not None:
+            self.show_source(self.source.ref)
 
     def use_model(self, path: str) -> None:
         self.controller.use_model(path)
@@ -310,9 +377,7 @@ class MainWindow(QMainWindow):
         """A citation was clicked: its page beside the chat, as wide as the user left it."""
         if self.source.isHidden():
             saved = self.store.app_state("source_pane_width")
-            width = int(saved) if saved and saved.isdigit() else SOURCE_WIDTH
-            self.source.show()
-            self.splitter.setSizes(make_room(self.splitter.sizes(), width))
+            self.source.open_beside(int(saved) if saved and saved.isdigit() else SOURCE_WIDTH)
         self.source.show_source(ref, self.controller.document_paths())
 
     def export_answer(self, index: int, path: str | None = None) -> None:
@@ -324,16 +389,31 @@ class MainWindow(QMainWindow):
         if not 0 <= index // 2 < len(pairs):
             return
         turn = pairs[index // 2]
+        self._export([turn], "Export answer", turn.question or "answer", path)
+
+    def export_chat(self, path: str | None = None) -> None:
+        """File → Export chat…: the whole conversation as Markdown, as `folio ask --export`."""
+        cid = self.conversation_id or 0
+        pairs = turns(self.store.messages(cid))
+        if not pairs:
+            self.statusBar().showMessage("This chat has no answers to export yet.", NOTICE_MS)
+            return
+        row = self.store.conversation(cid)
+        self._export(pairs, "Export chat", row.title if row else "chat", path)
+
+    def _export(self, pairs: list[Turn], caption: str, name: str, path: str | None) -> None:
+        """Write `pairs` with their checked citations to `path` (else asked, as `name`.md)."""
         if path is None:
-            name = re.sub(r"[^\w\- ]+", "", turn.question)[:60].strip() or "answer"
+            name = re.sub(r"[^\w\- ]+", "", name)[:60].strip() or "answer"
             path, _ = QFileDialog.getSaveFileName(
-                self, "Export answer", str(Path.home() / f"{name}.md"), "Markdown (*.md)"
+                self, caption, str(Path.home() / f"{name}.md"), "Markdown (*.md)"
             )
             if not path:
                 return
+        cid = self.conversation_id or 0
         documents = [Path(d.path).name for d in self.store.documents(cid)]
         model = self.model_label.text().split(" · ")[0] or None
-        markdown = export_markdown([turn], documents=documents, model=model, when=datetime.now())
+        markdown = export_markdown(pairs, documents=documents, model=model, when=datetime.now())
         try:
             atomic.write_bytes(Path(path), markdown.encode("utf-8"))
         except OSError as exc:
@@ -354,7 +434,7 @@ class MainWindow(QMainWindow):
         self.chat.add_user_message(text)
 
     def begin_answer(self) -> None:
-        self.chat.begin_answer()
+        self.chat.begin_answer(self.documents.readable_count())
 
     def append_answer(self, answer: str, reasoning: str) -> None:
         self.chat.append_delta(answer, reasoning)
@@ -369,6 +449,7 @@ class MainWindow(QMainWindow):
     def answer_stats(self, stats: dict, used_tokens: int) -> None:
         self.speed_label.setText(format_stats(stats))
         self.context_meter.setValue(min(used_tokens, self.context_meter.maximum()))
+        self.context_meter.show()
 
     def set_busy(self, busy: bool) -> None:
         self.composer.set_busy(busy)
@@ -377,6 +458,11 @@ class MainWindow(QMainWindow):
         self.composer.set_text(text)
 
     def show_progress(self, progress: PrefillProgress, label: str, unit: str) -> None:
+        """Reading a prompt: in the answer that waits for it, else (extraction, pre-reading
+        the documents) in the documents panel's progress row."""
+        if unit == "tokens" and self.chat.show_reading(progress, self.documents.readable_count()):
+            self.documents.clear_progress()  # a pre-read's row would stand still meanwhile
+            return
         rate = math.nan if progress.tokens_per_s is None else progress.tokens_per_s
         eta = math.nan if progress.eta_s is None else progress.eta_s
         self.documents.set_progress(progress.done, progress.total, rate, eta, label, unit)
@@ -395,8 +481,14 @@ class MainWindow(QMainWindow):
 
     def session_opened(self, opened: Opened) -> None:
         self.model_label.setText(f"{opened.model} · {opened.placement}")
+        # The meter fills the context loaded (Opened.n_ctx); the plan line says the same number
+        # and what the documents take of it, once, so the two never disagree.
         self.context_meter.setRange(0, opened.n_ctx)
-        self.context_meter.setFormat(f"%v / {opened.n_ctx:,} tokens")
+        self.context_meter.setFormat(f"Context: %v / {opened.n_ctx:,} tokens")
+        self.context_meter.setToolTip(
+            f"Tokens this conversation fills of the {opened.n_ctx:,}-token context loaded."
+            + (f"\nDocuments: {opened.context}" if opened.context else "")
+        )
         self.composer.set_thinking(self.controller.thinking, supported=opened.thinking_supported)
 
     def model_status(self, text: str) -> None:
@@ -408,12 +500,10 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         self.error_shown.emit(message)
-        show_message(self, message)
+        notify(self, message)
 
-    def ask_password(self, path: str, message: str) -> str | None:
-        password, ok = QInputDialog.getText(self, "Password", message,
-                                            QLineEdit.EchoMode.Password)  # fmt: skip
-        return password if ok else None
+    def request_password(self, question: PasswordQuestion) -> None:
+        ask_password(self, question)
 
     # ------------------------------------------------------------ drag & drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
@@ -427,7 +517,10 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        """Stop cleanly: the answer in flight ends within about a second and is saved."""
+        """Stop cleanly: the answer in flight ends within about a second and is saved.
+        "Closing…" is drawn first, since stopping a read or an answer takes a moment."""
+        self.statusBar().showMessage("Closing…")
+        self.statusBar().repaint()  # now: the event loop does not run again before the exit
         self.controller.save_draft(self.composer.text())
         if self.api_server is not None:  # no new API requests while the engine stops
             self.api_server.stop()

@@ -22,8 +22,18 @@ def _box(parent: QWidget | None, icon: Icon, title: str, text: str) -> QMessageB
 
 
 def show_message(parent: QWidget | None, text: str, icon: Icon = Icon.Warning) -> None:
-    """A modal message with an OK button, titled Folio."""
+    """A modal message with an OK button, titled Folio (for callers outside an event
+    handler: start-up, the last-resort error hook)."""
     _box(parent, icon, "Folio", text).exec()
+
+
+def notify(parent: QWidget, text: str) -> QMessageBox:
+    """The same message, window-modal but returning at once: the controller's handlers
+    call it, and a nested loop there would run other handlers half-way through theirs."""
+    box = _box(parent, Icon.Warning, "Folio", text)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
 
 
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QScrollArea,
+    QSplitter,
     QStackedWidget,
     QStyle,
     QTextEdit,
@@ -43,6 +44,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.ui.source_loader import Request, Shown, SourceLoader
 from desktop_app.ui.source_ref import SourceRef
+from desktop_app.ui.source_room import PANE_MIN_WIDTH, make_room, minimum_width
 
 #: Zoom steps, in percent of the page's actual size (96 logical pixels an inch).
 ZOOMS = (50, 67, 80, 100, 125, 150, 200, 300, 400)
@@ -51,8 +53,6 @@ HIGHLIGHT = QColor(255, 214, 0, 110)
 HIGHLIGHT_EDGE = QColor(230, 150, 0, 220)
 #: Around the page in the scroll area.
 MARGIN = 12
-#: The chat keeps room to read when the source pane opens beside it.
-CHAT_MIN_WIDTH = 420
 
 
 class PageCanvas(QWidget):
@@ -99,7 +99,7 @@ class SourcePane(QWidget):
 
     def __init__(self, library: DocumentLibrary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(280)
+        self.setMinimumWidth(PANE_MIN_WIDTH)
         self.loader = SourceLoader(library, self)
         self.loader.shown.connect(self._on_shown)
         self.loader.failed.connect(self._on_failed)
@@ -110,6 +110,8 @@ class SourcePane(QWidget):
         self.zoom: int | None = None  # percent; None = fit width
         #: The unit the citation's quote belongs to (other pages show no highlight).
         self._quote_index = -1
+        #: The splitter's sizes before the pane opened, given back when it closes.
+        self._sizes_before: list[int] | None = None
         self._send_timer = QTimer(self, singleShot=True, interval=0)
         self._send_timer.timeout.connect(self._send)
         self._refit = QTimer(self, singleShot=True, interval=150)
@@ -118,7 +120,7 @@ class SourcePane(QWidget):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.title = QLabel()
+        self.title = QLabel(wordWrap=True)  # a long file name must not widen the pane
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setStyleSheet("font-weight: 600;")
         self.page_label = QLabel()
@@ -172,9 +174,25 @@ class SourcePane(QWidget):
         return button
 
     # ---------------------------------------------------------------- commands
+    def open_beside(self, width: int) -> None:
+        """Show the pane `width` wide in its splitter (conversations, chat, this, documents),
+        the room taken as `make_room` says; `close_pane` gives it back as it was."""
+        splitter = self.parentWidget()
+        if not self.isHidden() or not isinstance(splitter, QSplitter):
+            return
+        self._sizes_before = before = splitter.sizes()
+        minimums = [minimum_width(splitter.widget(i)) for i in range(splitter.count())]
+        self.show()
+        # The pane's handle appears with it and takes its width from the chat's share.
+        sizes = [before[0], before[1] - splitter.handleWidth(), *before[2:]]
+        splitter.setSizes(make_room(sizes, width, minimums))
+
     def show_source(self, ref: SourceRef, paths: Sequence[str]) -> None:
-        """A citation was clicked: find its place in `paths` and show it."""
+        """A citation was clicked: find its place in `paths` and show it, fitted to the
+        pane's width (a zoom chosen for the last citation could put this one's words off
+        the side)."""
         self.ref = ref
+        self.zoom = None
         self.title.setText(f"{ref.document or 'Source'} — finding {ref.locator}…")
         self.show()
         self._submit(Request(paths, ref.quote, locator=ref.locator, document=ref.document))
@@ -202,8 +220,17 @@ class SourcePane(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(self.current.path))
 
     def close_pane(self) -> None:
+        """Hide, tell the window (which remembers the width), and give the side lists and
+        the chat back the widths they had before the pane opened."""
         self.hide()
         self.closed.emit()
+        splitter, before = self.parentWidget(), self._sizes_before
+        self._sizes_before = None
+        if isinstance(splitter, QSplitter) and before is not None:
+            total = sum(splitter.sizes())
+            sides = before[0] + before[3]
+            if total > sides:
+                splitter.setSizes([before[0], total - sides, 0, before[3]])
 
     def shutdown(self) -> None:
         self.loader.close()
@@ -350,20 +377,3 @@ class SourcePane(QWidget):
         if scan:
             return f"{prefix}, highlighted on the scan (read by OCR): “{ref.quote}”"
         return f"{prefix}: “{ref.quote}”"
-
-
-def make_room(sizes: list[int], width: int) -> list[int]:
-    """Splitter sizes (conversations, chat, source, documents) that make room for a source
-    pane `width` wide: from the chat first, then from the two side lists, down to their
-    minimums; the pane gets less only when all are at their minimum."""
-    total = sum(sizes)
-    minimums = (180, CHAT_MIN_WIDTH, 280, 220)
-    side = [max(sizes[0], minimums[0]), max(sizes[3], minimums[3])]
-    room = total - CHAT_MIN_WIDTH - width - sum(side)
-    for i in (0, 1):  # narrow the side lists only as much as needed
-        if room < 0:
-            give = min(-room, side[i] - minimums[(0, 3)[i]])
-            side[i] -= give
-            room += give
-    width = max(min(width, total - CHAT_MIN_WIDTH - sum(side)), minimums[2])
-    return [side[0], total - side[0] - side[1] - width, width, side[1]]

@@ -21,6 +21,8 @@ def warnings_shown(monkeypatch) -> list[str]:
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
     # desktop_app/ui/message_box.py builds its boxes (plain text) and runs them.
     monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box.text()) or 0)
+    # ...and the window-modal ones the controller's handlers open (message_box.notify).
+    monkeypatch.setattr(QMessageBox, "open", lambda box, *a: shown.append(box.text()))
     return shown
 
 

@@ -114,18 +114,19 @@ def test_reasoning_is_collapsed_by_default_and_toggles(view: ChatView) -> None:
     assert message.reasoning_view.isHidden()
 
 
-def test_thinking_label_shows_only_while_reasoning_alone_streams(view: ChatView, qtbot) -> None:
+def test_thinking_label_shows_until_the_first_words(view: ChatView, qtbot) -> None:
     view.begin_answer()
     message = view.message(-1)
     assert message.reasoning_toggle.isHidden()  # nothing to expand yet
+    assert not message.state_label.isHidden() and message.state_label.text() == "Thinking…"
     view.append_delta("", "Hmm, ")
     qtbot.waitUntil(lambda: view.redraw_count() >= 1)
-    assert not message.thinking_label.isHidden()
+    assert not message.state_label.isHidden() and message.state_label.text() == "Thinking…"
     view.append_delta("The answer.", "")
     qtbot.waitUntil(lambda: view.redraw_count() >= 2)
-    assert message.thinking_label.isHidden()
+    assert message.state_label.isHidden()
     view.end_answer(None, "stop")
-    assert message.thinking_label.isHidden()
+    assert message.state_label.isHidden()
     assert message.reasoning_view.isHidden()
 
 
@@ -334,4 +335,4 @@ def test_a_message_redraws_with_marks_once_its_citations_are_checked(qtbot) -> N
     assert widget.body.toPlainText().strip() == (
         "The rent [Page 1] ⚠ (quote not found in the documents)."
     )
-    assert widget.stats_label.text() == "1 of 1 citation not found in the documents"
+    assert widget.citations_label.text() == "1 of 1 citation not found in the documents"

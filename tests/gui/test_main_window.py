@@ -11,6 +11,7 @@ from PySide6.QtGui import QDropEvent
 from desktop_app.core.history.store import Store
 from desktop_app.ui.main_window import MainWindow
 from tests.fixtures.fake_host import FakeHost
+from tests.fixtures.password_answers import answer_passwords
 
 
 def wait_idle(qtbot, window: MainWindow) -> None:
@@ -185,20 +186,11 @@ def test_edit_last_question_resends_it(qtbot, make_window, monkeypatch):
 
 def _encrypted_pdf_and_prompts(tmp_path: Path, monkeypatch) -> tuple[Path, list[str]]:
     """An AES-256 PDF, and the password prompts shown (each answered with its password)."""
-    from PySide6.QtWidgets import QInputDialog
-
     from tests.fixtures.pdf_factory import encrypt, make_pdf
 
     pdf = tmp_path / "secret.pdf"
     pdf.write_bytes(encrypt(make_pdf(["Top secret fee: 9 euros."]), "s3cret", "AES-256"))
-    asked: list[str] = []
-
-    def answer(parent, title, label, *args, **kwargs):
-        asked.append(label)
-        return ("s3cret", True)
-
-    monkeypatch.setattr(QInputDialog, "getText", answer)
-    return pdf, asked
+    return pdf, answer_passwords(monkeypatch, "s3cret")
 
 
 def test_encrypted_pdf_asks_for_the_password(qtbot, make_window, tmp_path: Path, monkeypatch):
@@ -266,7 +258,7 @@ def test_ok_in_settings_keeps_a_model_switched_while_it_was_open(qtbot, make_win
 
     def download_finishes_meanwhile(dialog: SettingsDialog):
         window.use_model(downloaded)  # as when a download ends while Settings is open
-        dialog.theme.setCurrentIndex(2)  # the user changes something else, then OK
+        dialog.appearance.theme.setCurrentIndex(2)  # the user changes something else, then OK
         return SettingsDialog.DialogCode.Accepted
 
     monkeypatch.setattr(SettingsDialog, "exec", download_finishes_meanwhile)
@@ -455,8 +447,28 @@ def test_the_new_chat_shortcut_opens_a_new_chat(qtbot, make_window, warnings_sho
     """Seen under Xvfb: Ctrl+N handed the action's `checked` flag to the controller."""
     window = make_window()
     first = window.conversation_id
+    window.controller.send("First question")  # a blank chat would be reused instead
+    wait_idle(qtbot, window)
     [action] = [a for a in window.actions() if a.text() == "New chat"]
     action.trigger()
     assert window.conversation_id != first
     assert window.sidebar.list.count() == 2
     assert window.store.documents(window.conversation_id) == []
+    action.trigger()  # again, in the blank one: no second blank chat
+    assert window.sidebar.list.count() == 2
+
+
+def test_after_a_restart_the_open_chat_is_the_highlighted_one(qtbot, make_window) -> None:
+    window = make_window()
+    window.controller.send("First question")
+    wait_idle(qtbot, window)
+    first = window.conversation_id
+    window.controller.new_conversation()
+    window.controller.send("Second question")
+    wait_idle(qtbot, window)
+    window.controller.open_conversation(first)
+    window.close()
+    again = make_window()
+    assert again.conversation_id == first
+    item = again.sidebar.list.currentItem()
+    assert item is not None and item.data(Qt.ItemDataRole.UserRole) == first

@@ -14,13 +14,14 @@ from desktop_app.core import hardware
 from desktop_app.core.models import catalog as models_catalog
 from desktop_app.core.models import hf_cache
 from desktop_app.core.models.discovery import Discovered
-from desktop_app.core.models.locator import demo_model_path
+from desktop_app.core.models.locator import DEMO_MODEL_LABEL, demo_model_path
 from desktop_app.settings import Settings
-from desktop_app.ui.dialogs import models_page
+from desktop_app.ui import model_scan
 from desktop_app.ui.dialogs.models_dialog import ModelsDialog
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog
 from desktop_app.ui.download_manager import DownloadManager
 from tests.fixtures import hub_server
+from tests.fixtures.gguf_factory import write_minimal
 from tests.fixtures.hub_server import FILE, REPO, HubState
 
 # The shared hub fixtures, bound here so pytest finds them for this module.
@@ -139,8 +140,9 @@ def test_discovered_models_are_listed_and_use_emits_the_path(qtbot, tmp_path: Pa
     d = ModelsDialog(DownloadManager(), discovered=[_found(good, True), _found(bad, False)])
     qtbot.addWidget(d)
 
-    assert [r.found.path for r in d.page.found_rows] == [good, bad]
-    usable, unusable = d.page.found_rows
+    found = [r for r in d.page.found_rows if not r.found.demo]
+    assert [r.found.path for r in found] == [good, bad]
+    usable, unusable = found
     assert not unusable.use_button.isEnabled()
     assert unusable.use_button.toolTip() == "Unknown architecture mamba."
     assert unusable.problem.isVisibleTo(d) and "mamba" in unusable.problem.text()
@@ -153,10 +155,11 @@ def test_discovered_models_are_listed_and_use_emits_the_path(qtbot, tmp_path: Pa
 def test_discovery_runs_off_the_ui_thread_and_fills_the_list(
     qtbot, monkeypatch: pytest.MonkeyPatch, hw: hardware.Hardware, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(models_page, "discover", lambda: [_found(tmp_path / "a.gguf", True)])
+    monkeypatch.setattr(model_scan, "discover", lambda: [_found(tmp_path / "a.gguf", True)])
     d = ModelsDialog(DownloadManager(), hardware=hw)
     qtbot.addWidget(d)
-    qtbot.waitUntil(lambda: len(d.page.found_rows) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: "a.gguf" in [r.found.name for r in d.page.found_rows], timeout=5000)
+    assert d.page.found_status.isHidden()  # "Searching…" is gone
 
 
 def test_download_shows_progress_lands_in_the_hub_cache_and_offers_use(
@@ -273,18 +276,20 @@ def test_settings_has_a_models_tab_that_fills_the_model_field(
     qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     found = tmp_path / "found.gguf"
-    monkeypatch.setattr(models_page, "discover", lambda: [_found(found, True)])
+    monkeypatch.setattr(model_scan, "discover", lambda: [_found(found, True)])
     dialog = SettingsDialog(Settings(), downloads=DownloadManager())
     qtbot.addWidget(dialog)
     page = dialog.models_page
-    qtbot.waitUntil(lambda: len(page.found_rows) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: found in [r.found.path for r in page.found_rows], timeout=5000)
     assert page.open_button.isHidden()  # Settings has its own Browse…
 
-    _click(qtbot, page.found_rows[0].use_button)
-    assert dialog.model_edit.text() == str(found) and dialog.tabs.currentIndex() == 0
+    (row,) = [r for r in page.found_rows if r.found.path == found]
+    _click(qtbot, row.use_button)
+    assert dialog.model_tab.model_edit.text() == str(found) and dialog.tabs.currentIndex() == 0
     assert dialog.result_settings().model_path == str(found)
     if demo_model_path() is not None:
-        _click(qtbot, page.demo_button)
+        (demo,) = [r for r in page.found_rows if r.found.demo]
+        _click(qtbot, demo.use_button)
         assert dialog.result_settings().model_path is None
 
 
@@ -358,5 +363,58 @@ def test_settings_knows_whether_the_model_field_was_edited(qtbot) -> None:
     dialog = SettingsDialog(Settings(model_path="/models/a.gguf"))
     qtbot.addWidget(dialog)
     assert not dialog.model_edited()
-    dialog.model_edit.setText("/models/b.gguf")
+    dialog.model_tab.model_edit.setText("/models/b.gguf")
     assert dialog.model_edited()
+
+
+def _rows(dialog: ModelsDialog) -> list[tuple[str, str, bool]]:
+    """(name, button, bold) per listed model, as the user reads the list."""
+    return [
+        (r.found.name, r.use_button.text(), r.label.font().bold()) for r in dialog.page.found_rows
+    ]
+
+
+@pytest.mark.skipif(demo_model_path() is None, reason="the demo model is not installed")
+def test_the_demo_model_is_listed_and_marked_in_use(qtbot, hw: hardware.Hardware) -> None:
+    d = ModelsDialog(DownloadManager(), hardware=hw, discovered=[], in_use=demo_model_path())
+    qtbot.addWidget(d)
+    assert _rows(d) == [(DEMO_MODEL_LABEL, "In use", True)]
+    assert d.page.found_status.isHidden()  # never "No models found." while one runs
+    assert "ships with Folio" in d.page.found_rows[0].label.text()
+
+
+def test_a_model_opened_by_path_is_listed_and_marked_in_use(
+    qtbot, hw: hardware.Hardware, tmp_path: Path
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    opened = write_minimal(tmp_path / "elsewhere" / "my-model.gguf", "llama")
+    configured = write_minimal(tmp_path / "configured.gguf", "llama")
+    d = ModelsDialog(DownloadManager(), hardware=hw, discovered=[], in_use=opened,
+                     opened=[configured])  # fmt: skip
+    qtbot.addWidget(d)
+    mine = [row for row in _rows(d) if row[0] != DEMO_MODEL_LABEL]
+    assert mine == [("my-model.gguf", "In use", True), ("configured.gguf", "Use", False)]
+    (row,) = [r for r in d.page.found_rows if r.found.name == "my-model.gguf"]
+    assert not row.use_button.isEnabled()
+    assert row.label.text().endswith("· opened from a file")
+    assert row.label.toolTip() == str(opened)
+
+
+def test_the_window_marks_the_model_it_runs_and_lists_the_configured_one(
+    qtbot, hw: hardware.Hardware, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop_app import settings as settings_mod
+
+    monkeypatch.setattr(model_scan, "discover", lambda: [])
+    monkeypatch.setattr(hardware, "detect", lambda: hw)
+    running = write_minimal(tmp_path / "running.gguf", "llama")
+    window = _window(qtbot, DownloadManager())
+    window.host.model_path = running  # what the engine thread sets when a model loaded
+    settings_mod.save(Settings(model_path=str(running)))
+    dialog = window.open_models()
+    qtbot.waitUntil(lambda: dialog.page.found_status.isHidden(), timeout=5000)
+    assert [row for row in _rows(dialog) if row[0] != DEMO_MODEL_LABEL] == [
+        ("running.gguf", "In use", True)
+    ]
+    dialog.close()
+    window.close()

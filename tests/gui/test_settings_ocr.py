@@ -28,7 +28,7 @@ def _dialog(qtbot, settings: Settings) -> SettingsDialog:
 
 
 def _items(dialog: SettingsDialog) -> list[tuple[str, str, bool, str | None]]:
-    combo = dialog.ocr_languages
+    combo = dialog.storage.ocr_languages
     model = combo.model()
     return [
         (combo.itemText(i), combo.itemData(i), model.item(i).isEnabled(),
@@ -42,23 +42,22 @@ def test_every_language_installed(qtbot, engine) -> None:
     dialog = _dialog(qtbot, Settings(ocr_languages="fra+eng"))
     assert [text for text, *_ in _items(dialog)] == CHOICES
     assert all(enabled for _, _, enabled, _ in _items(dialog))
-    assert dialog.ocr_languages.currentText() == "Français + English"
-    assert dialog.ocr_hint.text() == (
+    assert dialog.storage.ocr_languages.currentText() == "Français + English"
+    assert dialog.storage.ocr_hint.text() == (
         "For scanned pages (Tesseract 5.5.4; installed: English, Français, Deutsch, Español, "
         "Italiano, Nederlands)."
     )
     assert dialog.result_settings().ocr_languages == "fra+eng"
-    form = dialog.ocr_languages.parentWidget().parentWidget().parentWidget().layout()
-    assert form.labelForField(dialog.ocr_languages.parentWidget().parentWidget()).text() == (
-        "Document language (OCR):"
-    )
+    field = dialog.storage.ocr_languages.parentWidget().parentWidget()
+    form = field.parentWidget().layout()
+    assert form.labelForField(field).text() == "Document language (OCR):"
 
 
 def test_choosing_another_language_is_saved_without_a_reload(qtbot, engine) -> None:
     engine(ocr.EngineInfo("Tesseract", "5.5.4", TESSDATA, ALL_SIX))
     before = Settings(ocr_languages="eng")
     dialog = _dialog(qtbot, before)
-    dialog.ocr_languages.setCurrentText("Deutsch + English")
+    dialog.storage.ocr_languages.setCurrentText("Deutsch + English")
     after = dialog.result_settings()
     assert after.ocr_languages == "deu+eng"
     assert not needs_reload(before, after) and not dialog.reload_hint.isVisibleTo(dialog)
@@ -72,33 +71,33 @@ def test_missing_languages_are_greyed_with_how_to_add_them(qtbot, engine) -> Non
     assert items["Italiano (not installed)"] == (False, how)
     assert items["Italiano + English (not installed)"] == (False, how)
     assert items["Deutsch + English"] == (True, None)
-    assert dialog.ocr_hint.text() == (
+    assert dialog.storage.ocr_hint.text() == (
         "For scanned pages (Tesseract 5.5.4; installed: English, Français, Deutsch, Español, "
         "Nederlands)."
     )
-    assert dialog.ocr_hint.styleSheet() == ""  # nothing wrong with the choice
+    assert dialog.storage.ocr_hint.styleSheet() == ""  # nothing wrong with the choice
 
 
 def test_a_saved_choice_that_lacks_a_language_stays_and_says_why(qtbot, engine) -> None:
     engine(ocr.EngineInfo("Tesseract", "5.5.4", TESSDATA, ("eng", "fra")))
     dialog = _dialog(qtbot, Settings(ocr_languages="ita+eng"))
-    assert dialog.ocr_languages.currentText() == "Italiano + English (not installed)"
-    assert dialog.ocr_hint.text() == (
+    assert dialog.storage.ocr_languages.currentText() == "Italiano + English (not installed)"
+    assert dialog.storage.ocr_hint.text() == (
         "To read ita, copy ita.traineddata (tessdata_fast) into /opt/folio/_internal/tessdata."
     )
-    assert "color" in dialog.ocr_hint.styleSheet() and dialog.ocr_hint.isEnabled()
+    assert "color" in dialog.storage.ocr_hint.styleSheet() and dialog.storage.ocr_hint.isEnabled()
     assert dialog.result_settings().ocr_languages == "ita+eng"  # OK does not change it
-    dialog.ocr_languages.setCurrentText("Français + English")
-    assert dialog.ocr_hint.text() == (
+    dialog.storage.ocr_languages.setCurrentText("Français + English")
+    assert dialog.storage.ocr_hint.text() == (
         "For scanned pages (Tesseract 5.5.4; installed: English, Français)."
     )
-    assert dialog.ocr_hint.styleSheet() == ""
+    assert dialog.storage.ocr_hint.styleSheet() == ""
 
 
 def test_a_combination_the_list_does_not_offer_is_shown(qtbot, engine) -> None:
     engine(ocr.EngineInfo("Tesseract", "5.5.4", TESSDATA, ALL_SIX))
     dialog = _dialog(qtbot, Settings(ocr_languages="deu+fra"))
-    assert dialog.ocr_languages.currentText() == "Deutsch + Français"
+    assert dialog.storage.ocr_languages.currentText() == "Deutsch + Français"
     assert [text for text, *_ in _items(dialog)] == [*CHOICES, "Deutsch + Français"]
     assert dialog.result_settings().ocr_languages == "deu+fra"
 
@@ -107,9 +106,9 @@ def test_no_engine(qtbot, engine) -> None:
     problem = "the OCR engine is not installed (No module named 'tesserocr')"
     engine(ocr.EngineInfo("Tesseract", "", None, (), problem))
     dialog = _dialog(qtbot, Settings(ocr_languages="nld+eng"))
-    assert not dialog.ocr_languages.isEnabled()
-    assert dialog.ocr_languages.currentText() == "Nederlands + English"
-    assert dialog.ocr_hint.text() == (
+    assert not dialog.storage.ocr_languages.isEnabled()
+    assert dialog.storage.ocr_languages.currentText() == "Nederlands + English"
+    assert dialog.storage.ocr_hint.text() == (
         "OCR is not available: the OCR engine is not installed (No module named 'tesserocr')"
     )
     assert dialog.result_settings().ocr_languages == "nld+eng"
@@ -124,4 +123,4 @@ def test_with_the_real_engine(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyP
     dialog = _dialog(qtbot, Settings(ocr_languages="fra+eng"))
     enabled = [text for text, _, on, _ in _items(dialog) if on]
     assert enabled == ["English", "Français", "Français + English"]
-    assert dialog.ocr_hint.text().endswith("; installed: English, Français).")
+    assert dialog.storage.ocr_hint.text().endswith("; installed: English, Français).")

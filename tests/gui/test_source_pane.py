@@ -63,7 +63,9 @@ def lease(qtbot, make_window, tmp_path: Path) -> MainWindow:
 
 def test_the_summary_line_and_the_marks_under_the_answer(lease: MainWindow) -> None:
     message = lease.chat.message(1)
-    assert message.stats_label.text().endswith(" · 1 of 4 citations not found in the documents")
+    # On its own line, so a narrow chat does not wrap it beside the buttons.
+    assert message.citations_label.text() == "1 of 4 citations not found in the documents"
+    assert "citation" not in message.stats_label.text()
     text = message.body.toPlainText()
     assert "[Page 2] ✓" in text
     assert "[Page 1] (quote found on page 3, not page 1)" in text
@@ -133,6 +135,8 @@ def test_paging_zoom_and_a_scanned_page(qtbot, lease: MainWindow) -> None:
 
 
 def test_the_pane_width_is_remembered(qtbot, lease: MainWindow) -> None:
+    lease.resize(1600, 800)  # room for a 400 px pane beside a chat at its minimum width
+    qtbot.wait(20)
     _click(qtbot, lease, _links(lease)[0])
     sizes = lease.splitter.sizes()
     sizes[1] += sizes[2] - 400
@@ -150,8 +154,8 @@ def test_a_section_of_a_docx_shows_its_text_with_the_quote_marked(
     answer = ('Invoices are due in 30 days [§ 3.1: "payable within 30 days of receipt"]. '
               "The agreement runs three years [§ 4].")  # fmt: skip
     window = _ask(qtbot, make_window, tmp_path, answer, "msa.docx", make_contract_docx())
-    summary = window.chat.message(1).stats_label.text()
-    assert summary.endswith("2 citations; the sections exist, 1 without a quote to check")
+    summary = window.chat.message(1).citations_label.text()
+    assert summary == "2 citations; the sections exist, 1 without a quote to check"
     shown = _click(qtbot, window, _links(window)[0])
     assert shown.image is None
     pane = window.source
@@ -234,13 +238,12 @@ def test_an_encrypted_pdf_is_never_parsed_again_and_never_in_the_app(
     """Encrypted documents are never in the extraction cache: the pane parsed them with
     pypdf inside the app, on every click (14 s each for 10,000 pages). The document library
     keeps what it read when the file was attached, so a click parses nothing."""
-    from PySide6.QtWidgets import QInputDialog
-
     from desktop_app.core import documents
     from desktop_app.core.documents import isolated
+    from tests.fixtures.password_answers import answer_passwords
     from tests.fixtures.pdf_factory import encrypt
 
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("secret", True))
+    answer_passwords(monkeypatch, "secret")
     window = _ask(qtbot, make_window, tmp_path, ANSWER, "locked.pdf",
                   encrypt(make_pdf(PAGES), "secret"))  # fmt: skip
     in_app, in_child = [], []

@@ -9,7 +9,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from desktop_app import settings as settings_mod
+from desktop_app.core.chat.cards import DocState, DocumentCard
+from desktop_app.core.chat.conversation import Attachment, document_block
 from desktop_app.core.chat.session_host import SessionHost
+from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.history.store import Store
 from desktop_app.ui.main_window import MainWindow
 
@@ -24,7 +27,9 @@ def open_window(qtbot, model: Path) -> MainWindow:
     return window
 
 
-def test_drop_ask_stream_restart(qtbot, folio_home: Path, smollm2_gguf: Path, tmp_path: Path):
+def test_drop_ask_stream_restart(
+    qtbot, folio_home: Path, smollm2_gguf: Path, smollm2_engine, tmp_path: Path
+):
     notes = tmp_path / "invoice.txt"
     notes.write_text("Invoice 2026-117. The invoice total is 1,250 euros, due on 3 March 2026. "
                      "The supplier is Acme GmbH.\n", encoding="utf-8")  # fmt: skip
@@ -40,22 +45,55 @@ def test_drop_ask_stream_restart(qtbot, folio_home: Path, smollm2_gguf: Path, tm
     deltas: list[str] = []
     shown = window.append_answer  # the controller tells its view; record each delta
     window.append_answer = lambda a, r: (deltas.append(a), shown(a, r))
-    window.controller.send("What is the invoice total?")
+    question = "What is the invoice total?"
+    window.controller.send(question)
     qtbot.waitUntil(lambda: not window.controller.answering, timeout=120_000)
     cid = window.conversation_id
     messages = window.store.messages(cid)
     assert [m.role for m in messages] == ["user", "assistant"]
-    assert messages[1].content and messages[1].stats["decode_tokens"] > 0
-    assert len(deltas) >= 2, "the answer streamed"
+    answer = messages[1]
+    assert answer.content and answer.stats["decode_tokens"] > 0
+    assert answer.finish_reason in ("stop", "length")
+    assert "".join(deltas) == answer.content, "the answer streamed, and all of it was saved"
+    assert len(deltas) >= 2
+    # The document reached the prompt: it was exactly the system prompt with the file's text
+    # in the document block, then the question (counted here by a second copy of the model).
+    text = DocumentLibrary().read(notes).model_text()
+    system = {"role": "system", "content": f"{window.host.settings.system_prompt}\n\n"
+              + document_block([Attachment("invoice.txt", text)])}  # fmt: skip
+    rendered = smollm2_engine.render([system, {"role": "user", "content": question}],
+                                     thinking=False)  # fmt: skip
+    assert "The invoice total is 1,250 euros" in rendered
+    assert answer.stats["prompt_tokens"] == len(smollm2_engine.tokenize(rendered))
+    before = only_card(window)
     window.close()
 
     again = open_window(qtbot, smollm2_gguf)
     try:
         assert again.conversation_id == cid
         assert again.chat.message_count() == 2
+        shown_answer = again.chat.message(1)
+        assert shown_answer.content == answer.content
+        assert shown_answer.finish_reason == answer.finish_reason
         assert [d.title for d in again.store.documents(cid)] == ["invoice.txt"]
+        qtbot.waitUntil(lambda: not again.preparing, timeout=60_000)
+        after = only_card(again)
+        assert (after.name, after.state, after.tokens, after.verdict) == (
+            "invoice.txt",
+            DocState.READY,
+            before.tokens,
+            "whole document in view",
+        )
+        assert before.state is DocState.READY and before.tokens > 20
     finally:
         again.close()
+
+
+def only_card(window: MainWindow) -> DocumentCard:
+    [document] = window.store.documents(window.conversation_id)
+    card = window.documents.card(document.sha256)
+    assert card is not None and window.documents.card_count() == 1
+    return card
 
 
 def test_the_local_api_answers_with_the_windows_model(

@@ -1,15 +1,15 @@
 """`folio ask` when a file is refused or the user presses Ctrl+C, as a user runs it.
 
 A refused file ends the run with its line before any model loads; Ctrl+C ends the whole run
-in every phase (reading, preparing, answering), with a stopped answer kept and no further
-question asked; and nothing printed while a model loads on the engine thread is lost.
+within the issue's second in every phase (extraction, model load, reading the documents into
+the model, the answer), with a stopped answer kept, no further question asked and the
+history as consistent as after a crash at worst; a second Ctrl+C ends it at once; and
+nothing printed while a model loads on the engine thread is lost.
 """
 
 from __future__ import annotations
 
 import os
-import select
-import signal
 import subprocess
 import sys
 import textwrap
@@ -20,30 +20,11 @@ import pytest
 
 from desktop_app import settings
 from desktop_app.core.history.store import Store
+from tests.fixtures.folio_process import FolioProcess, alive
+from tests.fixtures.pdf_factory import make_long_pdf
 from tests.support import ROOT, run_folio
 
 pytestmark = pytest.mark.model
-
-
-def _folio(home: Path, *args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ, FOLIO_HOME=str(home), PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        [sys.executable, "-m", "desktop_app", *args], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def _read_until(stream, wanted: str, timeout_s: float) -> str:
-    """What `stream` printed up to and including the first line containing `wanted`."""
-    seen, deadline = "", time.monotonic() + timeout_s
-    while wanted not in seen:
-        assert time.monotonic() < deadline, f"no {wanted!r} within {timeout_s} s: {seen!r}"
-        ready, _, _ = select.select([stream], [], [], 0.1)
-        if ready:
-            chunk = os.read(stream.fileno(), 4096).decode("utf-8", "replace")
-            assert chunk, f"the stream ended before {wanted!r}: {seen!r}"
-            seen += chunk
-    return seen
 
 
 def test_a_refused_file_is_said_before_any_model_loads(
@@ -95,6 +76,12 @@ def test_what_another_thread_prints_during_a_model_load_is_not_lost(
     assert "stdout while loading" in out.stdout
 
 
+#: The issue's budget is 1 s from Ctrl+C to the end; on this 2-core box, shared with other
+#: runs, a process's own exit (the interpreter winding down, freeing a model) adds up to a
+#: few tenths: 1.5 s still fails every path that waits for a phase to finish by itself.
+EXIT_LIMIT_S = 1.5
+
+
 @pytest.fixture
 def long_document(tmp_path: Path) -> Path:
     """About 5,000 tokens: whole in the demo model's 8,192-token view (so it is pre-read as
@@ -108,47 +95,121 @@ def long_document(tmp_path: Path) -> Path:
     return doc
 
 
-def test_ctrl_c_while_the_document_is_pre_read_ends_the_run(folio_home: Path, long_document: Path):
+def _history() -> tuple[list, list]:
+    """The run's one conversation: its messages and its documents."""
+    store = Store()
+    [conversation] = store.list_conversations()
+    return store.messages(conversation.id), store.documents(conversation.id)
+
+
+def test_ctrl_c_while_a_300_page_pdf_is_extracted_ends_the_run(tmp_path: Path, folio_home: Path):
+    """Seen: Ctrl+C in the first seconds of `folio ask big.pdf` ignored for 40-100 s."""
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(make_long_pdf(3000))  # about 5 s of parsing here
+    run = FolioProcess(ROOT, folio_home, "ask", str(pdf), "-q", "What is the fee for item 7?")
+    deadline = time.monotonic() + 60
+    while not (reader := run.children()):  # the reader's child: the parse has begun
+        assert time.monotonic() < deadline and run.popen.poll() is None, run.stderr
+        time.sleep(0.05)
+    time.sleep(0.5)
+    took = run.exit_after(run.interrupt())
+    assert took < EXIT_LIMIT_S, took
+    assert run.popen.returncode == 130, run.stderr
+    assert run.stdout == "" and run.stderr == "", "nothing said but the shell's own ^C"
+    assert alive(reader) == [], "the reader's child was left parsing"
+    assert _history() == ([], []), "nothing attached, nothing asked"
+
+
+def test_ctrl_c_while_the_document_is_read_into_the_model_ends_the_run(
+    folio_home: Path, long_document: Path
+):
     settings.save(settings.Settings(max_answer_tokens=64))
-    run = _folio(folio_home, "ask", str(long_document), "-q", "What is the rent?",
-                 "-q", "Who repairs the roof?")  # fmt: skip
-    # The header is printed when the session opens; the model reads the document after it.
+    run = FolioProcess(ROOT, folio_home, "ask", str(long_document), "-q", "What is the rent?",
+                       "-q", "Who repairs the roof?")  # fmt: skip
     # Printed when the session opens, after the plan: the pre-read of the document follows.
-    opened = _read_until(run.stderr, "Note: the demo model", 120)
-    assert "Documents: whole document in view" in opened
-    run.send_signal(signal.SIGINT)
-    start = time.monotonic()
-    stdout, _ = run.communicate(timeout=30)
-    assert time.monotonic() - start < 5
-    assert run.returncode == 130
-    assert stdout == "", "no question is answered after Ctrl+C"
+    run.wait_for("Note: the demo model", timeout_s=120)
+    assert "Documents: whole document in view" in run.stderr
+    time.sleep(1.0)  # well into the reading (several seconds here)
+    took = run.exit_after(run.interrupt())
+    assert took < EXIT_LIMIT_S, took
+    assert run.popen.returncode == 130, run.stderr
+    assert run.stdout == "", "no question is answered after Ctrl+C"
+    messages, documents = _history()
+    assert messages == [] and [d.title for d in documents] == ["report.txt"]
 
 
 def test_ctrl_c_mid_answer_keeps_it_and_asks_nothing_more(tmp_path: Path, folio_home: Path):
     settings.save(settings.Settings(max_answer_tokens=2000))
     notes = tmp_path / "notes.txt"
     notes.write_text("The rent is 1,200 euros a month. The landlord repairs the roof.\n")
-    run = _folio(folio_home, "ask", str(notes), "-q",
-                 "Write a very long story about a tenant, a landlord and a roof.",
-                 "-q", "Who repairs the roof?")  # fmt: skip
-    ready, _, _ = select.select([run.stdout], [], [], 120)
-    assert ready, "no answer began"
-    first = os.read(run.stdout.fileno(), 4096).decode()
-    run.send_signal(signal.SIGINT)
-    start = time.monotonic()
-    rest, stderr = run.communicate(timeout=30)
-    assert time.monotonic() - start < 5
-    assert run.returncode == 130, stderr
-    assert stderr.count("[stopped]") == 1, stderr
-    answer = (first + rest).strip()
+    run = FolioProcess(ROOT, folio_home, "ask", str(notes), "-q",
+                       "Write a very long story about a tenant, a landlord and a roof.",
+                       "-q", "Who repairs the roof?")  # fmt: skip
+    run.wait_for_answer(120)
+    took = run.exit_after(run.interrupt())
+    assert took < EXIT_LIMIT_S, took
+    assert run.popen.returncode == 130, run.stderr
+    assert run.stderr.count("[stopped]") == 1, run.stderr
     # Saved as the user saw it, and the second question never asked.
-    store = Store()
-    [conversation] = store.list_conversations()
-    messages = store.messages(conversation.id)
+    messages, _ = _history()
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[0].content == "Write a very long story about a tenant, a landlord and a roof."
-    assert messages[1].content.strip() == answer
+    assert messages[1].content.strip() == run.stdout.strip()
     assert messages[1].finish_reason == "cancelled"
+
+
+#: `folio ask` whose engine is stuck in a call that cannot be interrupted, as llama.cpp is
+#: while it loads a model's weights (`open`) or inside one long decode (`ask`): it says when
+#: the call began, then ignores its cancel event for a minute.
+STUCK_ENGINE = """
+import sys, time
+from desktop_app import app, cli_chat
+
+class StuckHost(cli_chat.SessionHost):
+    def open(self, resolved, turns, cancel=None):
+        if "{phase}" == "load":
+            print("stuck in load", file=sys.stderr, flush=True)
+            time.sleep(60)
+        return super().open(resolved, turns, cancel)
+
+    def ask(self, question, thinking, cancel):
+        print("stuck in answer", file=sys.stderr, flush=True)
+        time.sleep(60)
+        yield from ()
+
+cli_chat.SessionHost = StuckHost
+sys.exit(app.main(["ask", "--model", sys.argv[1], "-q", "Hello?", "-q", "And then?"]))
+"""
+
+
+@pytest.mark.parametrize(("phase", "presses", "limit_s"), [
+    ("load", 1, EXIT_LIMIT_S), ("answer", 1, EXIT_LIMIT_S), ("answer", 2, 0.5),
+])  # fmt: skip
+def test_ctrl_c_does_not_wait_for_an_engine_that_cannot_stop(
+    tmp_path: Path,
+    folio_home: Path,
+    smollm2_gguf: Path,
+    phase: str,
+    presses: int,
+    limit_s: float,
+):
+    """The first Ctrl+C ends the run within the budget even then, with the history as a
+    crash would leave it (the question saved, its answer interrupted); a second ends it at
+    once."""
+    script = tmp_path / "stuck.py"
+    script.write_text(STUCK_ENGINE.replace("{phase}", phase))
+    run = FolioProcess(ROOT, folio_home, str(smollm2_gguf), python=str(script))
+    run.wait_for(f"stuck in {phase}", timeout_s=120)
+    took = run.exit_after(run.interrupt(presses))
+    assert took < limit_s, took
+    assert run.popen.returncode == 130, run.stderr
+    messages, _ = _history()
+    if phase == "load":
+        assert messages == []
+    else:
+        assert [(m.role, m.content, m.finish_reason) for m in messages] == [
+            ("user", "Hello?", None), ("assistant", "", None),
+        ]  # fmt: skip
 
 
 def test_quit_while_a_huge_one_line_text_is_prepared_stops_at_once(
@@ -159,13 +220,13 @@ def test_quit_while_a_huge_one_line_text_is_prepared_stops_at_once(
     from desktop_app.core.chat.controller import ChatController
     from desktop_app.core.chat.dispatch import QueueDispatcher
     from desktop_app.core.chat.session_host import SessionHost
-    from tests.unit.test_controller import RecordingView
+    from tests.fixtures.strict_view import StrictView
 
     log = tmp_path / "export.log"
     log.write_text(" ".join(f"event{i % 1009} ok" for i in range(2_600_000)))
     dispatcher = QueueDispatcher()
     host = SessionHost(smollm2_gguf, settings.Settings())
-    controller = ChatController(Store(), host, RecordingView(), dispatcher)
+    controller = ChatController(Store(), host, StrictView(), dispatcher)
     controller.new_conversation([str(log)])
     deadline = time.monotonic() + 120
     while controller.reading:
@@ -176,3 +237,55 @@ def test_quit_while_a_huge_one_line_text_is_prepared_stops_at_once(
     start = time.monotonic()
     assert controller.shutdown(timeout_s=5.0) is True
     assert time.monotonic() - start < 2.0
+
+
+#: `folio summarize` whose summary is stuck in a call (a decode of a 9B model: tens of
+#: seconds) during which the main thread, were it the one waiting there, could run no
+#: Ctrl+C handler.
+STUCK_SUMMARY = """
+import sys, time
+from desktop_app import app
+from desktop_app.core.chat import summarize
+
+def stuck(self, doc, progress=None, cancel=None):
+    print("stuck in summarize", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+summarize.Summarizer.summarize = stuck
+sys.exit(app.main(["summarize", "--model", sys.argv[1], sys.argv[2]]))
+"""
+
+
+def test_ctrl_c_ends_folio_summarize_stuck_in_a_decode(
+    tmp_path: Path, folio_home: Path, smollm2_gguf: Path
+):
+    script, notes = tmp_path / "stuck.py", tmp_path / "notes.txt"
+    script.write_text(STUCK_SUMMARY)
+    notes.write_text("The rent is 1,200 euros a month.\n")
+    run = FolioProcess(ROOT, folio_home, str(smollm2_gguf), str(notes), python=str(script))
+    run.wait_for("stuck in summarize", timeout_s=120)
+    took = run.exit_after(run.interrupt())
+    assert took < EXIT_LIMIT_S, took
+    assert run.popen.returncode == 130, run.stderr
+    assert run.stderr.splitlines()[-1] == "0 summarized, 0 unchanged, 0 failed (stopped)"
+
+
+def test_ctrl_c_while_summarize_extracts_is_a_stop_not_a_failure(
+    tmp_path: Path, folio_home: Path, smollm2_gguf: Path
+):
+    """The reader's child is stopped with the run, and the file is not reported as failed
+    (the terminal's Ctrl+C reaches the child too: it ignores it, rather than die and look
+    like a reader that crashed)."""
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(make_long_pdf(3000))
+    run = FolioProcess(ROOT, folio_home, "summarize", "--model", str(smollm2_gguf), str(pdf))
+    deadline = time.monotonic() + 60
+    while not (reader := run.children()):
+        assert time.monotonic() < deadline and run.popen.poll() is None, run.stderr
+        time.sleep(0.05)
+    time.sleep(0.5)
+    took = run.exit_after(run.interrupt())
+    assert took < EXIT_LIMIT_S, took
+    assert run.popen.returncode == 130, run.stderr
+    assert run.stderr.splitlines() == ["0 summarized, 0 unchanged, 0 failed (stopped)"]
+    assert alive(reader) == [], "the reader's child was left parsing"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app import settings
+from desktop_app.core.chat.conversation import Attachment, document_block
 from desktop_app.core.chat.session import ChatSession
 from desktop_app.core.documents.library import DocumentLibrary
 from tests.fixtures.pdf_factory import make_long_pdf, make_pdf
@@ -21,15 +22,31 @@ def short_answers(folio_home: Path) -> None:
     settings.save(settings.Settings(max_answer_tokens=64))
 
 
-def test_ask_about_a_pdf_in_whole_mode(tmp_path: Path, folio_home: Path):
+def prompt_tokens(engine, system: str, question: str) -> int:
+    """Tokens of the prompt a first question with system message `system` renders to."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    return len(engine.tokenize(engine.render(messages, thinking=False)))
+
+
+def test_ask_about_a_pdf_in_whole_mode(tmp_path: Path, folio_home: Path, smollm2_engine):
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(make_pdf(["Invoice 2026-117.", "The invoice total is 1,250 euros."]))
-    out = run_folio("ask", str(pdf), "-q", "What is the invoice total?", "--stats",
-                    home=folio_home)  # fmt: skip
+    question = "What is the invoice total?"
+    out = run_folio("ask", str(pdf), "-q", question, "--stats", home=folio_home)
     assert out.returncode == 0, out.stderr
     assert "Documents: whole document in view" in out.stderr
     stats = json.loads(out.stderr.strip().splitlines()[-1])
-    assert stats["prompt_tokens"] > 40
+    # The document's text reached the prompt: the prompt is exactly the system prompt with
+    # the document block and the question, which is the document's own tokens and more than
+    # the same prompt without it (the demo model, `folio ask`'s default, counts both).
+    text = DocumentLibrary().read(pdf).model_text()
+    assert "Invoice 2026-117." in text and "The invoice total is 1,250 euros." in text
+    system = settings.load().system_prompt
+    block = document_block([Attachment("invoice.pdf", text)])
+    with_document = prompt_tokens(smollm2_engine, f"{system}\n\n{block}", question)
+    without = prompt_tokens(smollm2_engine, system, question)
+    assert with_document - without >= smollm2_engine.count_tokens(text)
+    assert stats["prompt_tokens"] == with_document
 
 
 def test_long_pdf_uses_retrieval_with_page_locators(tmp_path: Path, smollm2_gguf: Path):

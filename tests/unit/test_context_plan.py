@@ -60,8 +60,14 @@ def test_small_document_is_read_whole_with_exact_counts(info, vocab):
     assert p.needed_tokens > p.document_tokens[0] + CONVERSATION_ROOM + 1024
     assert p.needed_tokens <= p.n_ctx <= info.n_ctx_train
     assert p.passage_budget == 0
-    assert "whole document in view" in p.summary()
-    assert f"{p.document_tokens[0]:,} tokens" in p.summary()
+    # Each number says what it counts; the context is the one loaded.
+    assert p.summary() == (
+        f"whole document in view: {p.document_tokens[0]:,} tokens of documents; "
+        f"{p.needed_tokens:,} with the system prompt, room for follow-ups and the longest "
+        f"answer; context {p.n_ctx:,} tokens (this model reads at most 8,192)"
+    )
+    # A card says how its document reaches the model, not the combined totals.
+    assert p.verdict() == "whole document in view"
 
 
 def test_document_longer_than_the_model_reads_goes_to_retrieval(info, vocab):
@@ -72,10 +78,13 @@ def test_document_longer_than_the_model_reads_goes_to_retrieval(info, vocab):
     assert p.limit == "model"
     assert 0 < p.passage_budget <= PASSAGE_BUDGET
     assert p.n_ctx <= p.capacity_tokens
-    s = p.summary()
-    assert f"needs {p.needed_tokens:,} tokens" in s
-    assert "this model reads at most 8,192" in s
-    assert "most relevant passages" in s
+    assert p.summary() == (
+        f"the documents ({p.document_tokens[0]:,} tokens) need {p.needed_tokens:,} with the "
+        "system prompt, room for follow-ups and the longest answer; this model reads at most "
+        f"8,192 → answering from the most relevant passages (up to {p.passage_budget:,} "
+        f"tokens per question); context {p.n_ctx:,} tokens"
+    )
+    assert p.verdict() == "too long to read whole: each question gets the most relevant passages"
 
 
 def test_small_machine_is_the_limit(info, vocab):
@@ -92,6 +101,8 @@ def test_user_context_override_is_respected(info, vocab):
     assert p.n_ctx == 6144 and p.mode == "whole"
     p = plan([contract(40)], info, vocab, n_ctx_override=4096)
     assert p.n_ctx == 4096 and p.mode == "retrieval"
+    # The setting, not the machine or the model, is what limits it: said so.
+    assert p.limit == "setting" and "; the context setting allows 4,096 → " in p.summary()
 
 
 def test_retrieval_finds_the_right_page_within_budget(vocab):

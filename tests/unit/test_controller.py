@@ -1,78 +1,15 @@
-"""The Qt-free controller with a recording view and the fake host: the lifecycle rules the
+"""The Qt-free controller with a strict view and the fake host: the lifecycle rules the
 window and the CLI both rely on, without a display or a model."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from desktop_app.core.chat.cards import DocState
-from desktop_app.core.chat.controller import ChatController
-from desktop_app.core.chat.dispatch import QueueDispatcher
-from desktop_app.core.history.store import Store
 from tests.fixtures.fake_host import FakeHost
+from tests.fixtures.strict_view import StrictView
 
 FULL = "Answer to: First question " + "more words " * 30
-
-
-class RecordingView:
-    """Records what the controller shows; any method not listed is recorded by name."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple]] = []
-        self.streamed: list[str] = []
-        self.cards: dict[str, object] = {}
-
-    def append_answer(self, answer: str, reasoning: str) -> None:
-        self.streamed.append(answer)
-
-    def show_cards(self, cards) -> None:
-        self.cards = {c.key: c for c in cards}
-
-    def update_card(self, card) -> None:
-        self.cards[card.key] = card
-
-    def remove_card(self, key: str) -> None:
-        self.cards.pop(key, None)
-
-    def ask_password(self, path: str, message: str) -> None:
-        return None
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args: self.calls.append((name, args))
-
-    def named(self, name: str) -> list[tuple]:
-        return [args for n, args in self.calls if n == name]
-
-
-@pytest.fixture
-def make(folio_home: Path):
-    made: list[ChatController] = []
-
-    def build(
-        host: FakeHost | None = None, *, refuse_unreadable: bool = False
-    ) -> tuple[ChatController, RecordingView, Callable]:
-        view, dispatcher = RecordingView(), QueueDispatcher()
-        controller = ChatController(Store(), host or FakeHost(), view, dispatcher,
-                                    refuse_unreadable=refuse_unreadable)  # fmt: skip
-        made.append(controller)
-
-        def pump_until(done: Callable[[], bool], timeout_s: float = 10.0) -> None:
-            end = time.monotonic() + timeout_s
-            while not done():
-                assert time.monotonic() < end, "timed out"
-                dispatcher.pump(0.01)
-
-        controller.restore()
-        pump_until(lambda: not controller.preparing)
-        return controller, view, pump_until
-
-    yield build
-    for controller in made:
-        controller.shutdown(2)
 
 
 def test_an_answer_finishes_in_its_own_conversation_while_another_is_open(make) -> None:
@@ -132,6 +69,7 @@ def test_a_file_that_cannot_be_read_still_lets_the_session_open(make, tmp_path: 
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
     controller, view, pump_until = make()
     opened = len(controller.host.opened)
+    controller.save_draft("A draft")  # not blank: the file gets a chat of its own
     controller.new_conversation([str(bad)])
     pump_until(lambda: not controller.reading and not controller.preparing)
     assert controller.host.opened[opened:] == [([], [])]
@@ -163,7 +101,7 @@ def test_an_encrypted_file_whose_password_is_declined_keeps_a_card_saying_so(
 
     locked = tmp_path / "locked.pdf"
     locked.write_bytes(encrypt(make_pdf(["The rent is 900 euros."]), "secret"))
-    controller, view, pump_until = make()
+    controller, view, pump_until = make(view=StrictView(passwords=[None]))
     controller.new_conversation([str(locked)])
     pump_until(lambda: not controller.reading and not controller.preparing)
     card = view.cards[f"loading:{locked}"]

@@ -44,16 +44,84 @@ def test_importing_pulls_in_neither_qt_nor_llama_cpp() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_physical_cores_between_one_and_logical() -> None:
-    cores = hardware.physical_cores()
-    logical = hardware.detect().logical_cores
-    assert 1 <= cores <= logical
+def fake_machine(
+    root: Path, monkeypatch: pytest.MonkeyPatch, *, allowed: set[int], cpu_max: str = "max 100000"
+) -> None:
+    """8 hardware threads on 4 cores (siblings n and n+4, as Linux numbers them), 16 GiB of
+    RAM with 8 GiB available, this process allowed on `allowed` CPUs under a cgroup v2
+    CPU limit `cpu_max`, and no GPU."""
+    for cpu in range(8):
+        fake_cpu(root, cpu, core=cpu % 4, siblings=f"{cpu % 4},{cpu % 4 + 4}")
+    write(root, "proc/meminfo", MEMINFO)
+    write(root, "proc/self/cgroup", "0::/user.slice\n")
+    write(root, "sys/fs/cgroup/user.slice/cpu.max", cpu_max)
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(allowed))
+    monkeypatch.setattr(hardware, "gpu_offload_supported", lambda: False)
+    monkeypatch.setattr(hardware, "gpu_devices", lambda: ())
 
 
-def test_memory_totals_are_sane() -> None:
-    total, available = hardware.memory()
-    assert total > GIB
-    assert 0 < available <= total
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads a fake /proc and /sys")
+
+
+@linux_only
+@pytest.mark.parametrize(
+    ("allowed", "cpu_max", "cores", "threads"),
+    [
+        (set(range(8)), "max 100000", 4, 8),  # hyperthread siblings count once
+        ({0, 4}, "max 100000", 1, 2),  # one core's two threads
+        ({0, 1, 2}, "max 100000", 3, 3),
+        (set(range(8)), "150000 100000", 2, 2),  # 1.5 CPUs of quota: 2 threads, 2 cores
+        (set(range(8)), "50000 100000", 1, 1),  # half a CPU: still one thread
+    ],
+)
+def test_physical_cores_between_one_and_logical(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    allowed: set[int],
+    cpu_max: str,
+    cores: int,
+    threads: int,
+) -> None:
+    fake_machine(tmp_path, monkeypatch, allowed=allowed, cpu_max=cpu_max)
+    assert hardware.physical_cores(tmp_path) == cores
+    assert hardware.detect(tmp_path).logical_cores == threads
+
+
+@linux_only
+def test_physical_cores_fall_back_to_threads_when_the_topology_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    write(tmp_path, "proc/cpuinfo", "processor\t: 0\n\nprocessor\t: 1\n")  # no core ids
+    assert hardware.physical_cores(tmp_path) == 3
+
+
+@linux_only
+@pytest.mark.parametrize(
+    ("meminfo", "limit", "usage", "expected"),
+    [
+        ("", None, None, (16384000 * 1024, 8192000 * 1024)),  # no cgroup limit
+        ("", 4 * GIB, 5 * GIB, (4 * GIB, 0)),  # over its limit: nothing available, not < 0
+        # A kernel that reports more available than total (seen in some containers' lxcfs
+        # views): never more available than there is.
+        ("MemAvailable:   99999999 kB\n", None, None, (16384000 * 1024, 16384000 * 1024)),
+    ],
+)
+def test_memory_totals_are_sane(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    meminfo: str,
+    limit: int | None,
+    usage: int | None,
+    expected: tuple[int, int],
+) -> None:
+    fake_machine(tmp_path, monkeypatch, allowed=set(range(8)))
+    if meminfo:
+        write(tmp_path, "proc/meminfo", MEMINFO.replace("MemAvailable:    8192000 kB\n", meminfo))
+    if limit is not None:
+        write(tmp_path, "sys/fs/cgroup/user.slice/memory.max", f"{limit}\n")
+        write(tmp_path, "sys/fs/cgroup/user.slice/memory.current", f"{usage}\n")
+    assert hardware.memory(tmp_path) == expected
 
 
 def test_gpu_devices_returns_devices_and_none_offloadable_without_gpu_backend() -> None:
@@ -84,12 +152,18 @@ def test_ggml_device_api_reaches_llama_cpps_own_registry() -> None:
         assert mapped_ggml_files() == before
 
 
-def test_detect_summary_is_one_line() -> None:
-    detected = hardware.detect()
-    summary = detected.summary()
-    assert "\n" not in summary
-    assert f"{detected.physical_cores} core" in summary
-    assert "RAM" in summary
+@linux_only
+def test_detect_summary_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_machine(tmp_path, monkeypatch, allowed={0, 1, 4, 5}, cpu_max="300000 100000")
+    write(tmp_path, "sys/fs/cgroup/user.slice/memory.max", f"{12 * GIB}\n")
+    write(tmp_path, "sys/fs/cgroup/user.slice/memory.current", f"{3 * GIB}\n")
+    # A driver's description with line breaks in it (as OpenBLAS gives) stays on the line.
+    blas = GpuDevice("BLAS", "OpenBLAS\n  0.3.26 ", "accel", None, None)
+    monkeypatch.setattr(hardware, "gpu_devices", lambda: (blas,))
+    assert hardware.detect(tmp_path).summary() == (
+        "2 cores (3 threads), 12.0 GiB RAM (7.8 GiB free), OpenBLAS 0.3.26 (accelerator), "
+        "no GPU offload in this build"
+    )
 
 
 # --- Degrading instead of raising -----------------------------------------------------------

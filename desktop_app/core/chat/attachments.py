@@ -25,10 +25,9 @@ from desktop_app.core.chat.engine_queue import (
     Finished,
     Progress,
     RequestEvent,
-    Sink,
 )
 from desktop_app.core.chat.session_host import Opened
-from desktop_app.core.chat.view import ConversationView
+from desktop_app.core.chat.view import ConversationView, PasswordQuestion
 from desktop_app.core.documents import Document, isolated
 from desktop_app.core.documents.library import DocumentLibrary
 from desktop_app.core.history.store import Store
@@ -42,28 +41,35 @@ class Attachments:
         library: DocumentLibrary,
         view: ConversationView,
         reader: EngineQueue,
-        sink: Callable[[Callable[[RequestEvent], None]], Sink],
+        post: Callable[[Callable[[], None]], None],
         open_conversation: Callable[[], int | None],
         settled: Callable[[int | None, bool], None],
     ) -> None:
-        """`sink` makes a request's sink that hands events to the owner thread;
-        `open_conversation` says which conversation is on screen; `settled(cid, attached)` is
-        called when a read ended and no other read of that conversation is left."""
+        """`post` hands a function to the owner thread (reader events and the view's
+        answers arrive through it); `open_conversation` says which conversation is on
+        screen; `settled(cid, attached)` is called when a read ended and no other read of
+        that conversation, nor a question about one, is left."""
         self._store = store
         self.library = library
         self._view = view
         self.reader = reader
-        self._sink = sink
+        self._post = post
         self._open = open_conversation
         self._settled = settled
         #: Files being read, by reader request id: (conversation, card key, path).
         self._loading: dict[int, tuple[int | None, str, str]] = {}
         #: Files that could not be read, by card key: (conversation, card).
         self._unreadable: dict[str, tuple[int | None, DocumentCard]] = {}
+        #: Password questions the view has not answered yet, by path: (conversation, whether
+        #: the file has a card of its own meanwhile, "waiting for its password").
+        self._asking: dict[str, tuple[int | None, bool]] = {}
 
     def reading(self, cid: int | None = None) -> bool:
-        """Whether a file is being read (for conversation `cid`, or for any)."""
-        return any(cid is None or c == cid for c, _, _ in self._loading.values())
+        """Whether a file is being read, or waits for its password (for conversation
+        `cid`, or for any)."""
+        return any(cid is None or c == cid for c, _, _ in self._loading.values()) or any(
+            cid is None or c == cid for c, _ in self._asking.values()
+        )
 
     def read(self, cid: int | None, paths: Sequence[str], password: str | None = None) -> None:
         for path in paths:
@@ -71,7 +77,7 @@ class Attachments:
             self._unreadable.pop(key, None)  # tried again
             self._view.update_card(loading_card(key, path))
             rid = self.reader.submit(
-                lambda c, p=path: self._reading(p, password, c), self._sink(self._on_reader)
+                lambda c, p=path: self._reading(p, password, c), self._reader_sink
             )
             self._loading[rid] = (cid, key, path)
 
@@ -129,18 +135,21 @@ class Attachments:
         session is `opened`, loading before), the unreadable files, the files being read."""
         cards = []
         for d in self._store.documents(cid):
-            if opened is None:
+            waiting = opened is None or not (
+                d.sha256 in opened.document_sizes or d.sha256 in opened.unavailable
+            )
+            if waiting:  # before the session opens, or attached since: in view once it does
                 cards.append(DocumentCard(d.sha256, d.title, d.type, d.pages, d.tokens,
                                           DocState.LOADING,
                                           warnings=tuple(d.warnings)))  # fmt: skip
                 continue
-            pages, tokens = opened.document_sizes.get(d.sha256, (d.pages, d.tokens))
             warnings = (*d.warnings, *filter(None, [opened.notes.get(d.sha256)]))
             if d.sha256 in opened.unavailable:  # left out of the model's view: say so
-                cards.append(DocumentCard(d.sha256, d.title, d.type, pages, None,
+                cards.append(DocumentCard(d.sha256, d.title, d.type, d.pages, None,
                                           DocState.ERROR, warnings=warnings,
                                           error=opened.unavailable[d.sha256]))  # fmt: skip
             else:
+                pages, tokens = opened.document_sizes[d.sha256]
                 cards.append(DocumentCard(d.sha256, d.title, d.type, pages, tokens,
                                           DocState.READY, opened.plan, opened.fit,
                                           warnings))  # fmt: skip
@@ -148,15 +157,41 @@ class Attachments:
             *cards,
             *(card for c, card in self._unreadable.values() if c == cid),
             *(loading_card(key, path) for c, key, path in self._loading.values() if c == cid),
+            *(_waiting_card(path) for path, (c, own) in self._asking.items() if own and c == cid),
         ]
 
-    def ask_password(self, cid: int | None, path: str, message: str) -> bool:
-        """An encrypted file of `cid`: ask, then read it again with the answer. False when
-        the user declined: it stays out of the model's view, and the caller's card says so."""
-        password = self._view.ask_password(path, message)
+    def ask_password(self, cid: int | None, path: str, message: str, *, refuse: bool) -> None:
+        """An encrypted file of `cid`: the view is asked and answers later, through
+        `PasswordQuestion.answer` (a dialog must not run a nested event loop inside this
+        handler). With a password the file is read again; declined, it stays out of the
+        model's view, and with `refuse` its card says so (else the caller's card does)."""
+        if path in self._asking:
+            return  # already asked; one dialog per file
+        self._asking[path] = (cid, refuse)
+        if refuse:  # a file just read: its card stays, saying what it waits for
+            self._view.update_card(_waiting_card(path))
+        post = self._post
+
+        def answer(password: str | None) -> None:
+            post(lambda: self._password_given(path, message, password, refuse))
+
+        self._view.request_password(PasswordQuestion(path, message, answer))
+
+    def _password_given(self, path: str, message: str, password: str | None, refuse: bool) -> None:
+        if path not in self._asking:
+            return  # answered twice
+        cid, _ = self._asking.pop(path)
         if password is not None:
             self.read(cid, [path], password)
-        return password is not None
+            return
+        if refuse:
+            self._refuse(cid, f"loading:{path}", path, message)
+        if not self.reading(cid):
+            self._settled(cid, False)
+
+    def _reader_sink(self, event: RequestEvent) -> None:
+        """Called on the reader thread: the event is handled on the owner thread."""
+        self._post(lambda: self._on_reader(event))
 
     def _on_reader(self, event: RequestEvent) -> None:
         rid = event.request_id
@@ -191,8 +226,12 @@ class Attachments:
                                         title=value.path.name, type=value.type,
                                         pages=value.pages, tokens=None,
                                         warnings=value.warnings)  # fmt: skip
-        elif value is not None and not self.ask_password(cid, value.path, value.message):
-            self._refuse(cid, key, path, value.message)  # encrypted, and no password given
+            if here:  # its card at once ("3 pages · opening…"), not when the session opens
+                self._view.update_card(DocumentCard(value.sha256, value.path.name, value.type,
+                                                    value.pages, None, DocState.LOADING,
+                                                    warnings=tuple(value.warnings)))  # fmt: skip
+        elif value is not None:  # encrypted: asked, and settled once answered
+            self.ask_password(cid, value.path, value.message, refuse=True)
         if not self.reading(cid):
             self._settled(cid, attached)
 
@@ -206,3 +245,7 @@ class Attachments:
                              error=message)  # fmt: skip
         self._unreadable[key] = (cid, error)
         self._view.update_card(error)
+
+
+def _waiting_card(path: str) -> DocumentCard:
+    return replace(loading_card(f"loading:{path}", path), verdict="waiting for its password")

@@ -41,8 +41,50 @@ PIECE_CHARS = 1_000_000
 HOLDERS = {
     "machine": ("this machine can hold", "this machine holds"),
     "model": ("this model reads at most", "this model reads"),
+    "setting": ("the context setting allows", "the context setting allows"),
     "server": ("the engine server reads at most", "the engine server reads"),
 }
+#: What `needed_tokens` adds to the documents, in the words the summary uses.
+AROUND_DOCUMENTS = "the system prompt, room for follow-ups and the longest answer"
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The largest context for a model here, and what sets it."""
+
+    tokens: int
+    #: "machine" (its memory for this model) or "model" (its training context).
+    limit: Literal["machine", "model"]
+
+
+def capacity(info: ModelInfo, hw: Hardware, cache_type: str) -> Capacity:
+    """The most this machine can read with this model: its memory, capped by the model's
+    training context (one source for the plan, the Settings dialog and the cards)."""
+    machine = max_context(info, hw, cache_type)
+    if info.n_ctx_train > 0 and machine >= info.n_ctx_train:
+        return Capacity(info.n_ctx_train, "model")
+    return Capacity(machine, "machine")
+
+
+#: Why a `Capacity` is what it is, in the words the Settings dialog uses.
+LIMIT_REASONS = {
+    "model": "what this model was trained for",
+    "machine": "what this machine's memory holds for this model",
+}
+
+
+def auto_context(info: ModelInfo, hw: Hardware, cache_type: str) -> tuple[int, str]:
+    """What the Auto context setting loads for a chat without documents, and what it does,
+    in words for the Settings dialog: never more than the model was trained for."""
+    most = capacity(info, hw, cache_type)
+    chat = min(fit_context(info, 0), most.tokens)
+    reason = LIMIT_REASONS[most.limit]
+    if chat >= most.tokens:
+        return chat, f"Auto uses {chat:,} tokens: {reason}."
+    return chat, (
+        f"Auto uses {chat:,} tokens for a chat, more when documents need it, "
+        f"up to {most.tokens:,}: {reason}."
+    )
 
 
 @dataclass(frozen=True)
@@ -59,16 +101,17 @@ class ContextPlan:
     document_tokens: tuple[int, ...]
     #: Retrieval mode: tokens of passages per question (0 in whole mode).
     passage_budget: int
-    #: What sets `capacity_tokens`: "machine" (memory), "model" (its training context)
-    #: or "server" (a remote engine's context).
-    limit: Literal["machine", "model", "server"] = "machine"
+    #: What sets `capacity_tokens`: "machine" (memory), "model" (its training context),
+    #: "setting" (a context length set by hand) or "server" (a remote engine's context).
+    limit: Literal["machine", "model", "setting", "server"] = "machine"
     #: The context the settings asked for, when it was more than fits (then lowered).
     lowered_from: int | None = None
     #: True when the counts are estimates (a remote server that cannot count tokens).
     estimated: bool = False
 
     def summary(self) -> str:
-        """One line for the status bar, the document card and `folio ask`."""
+        """The plan line, shown once (status bar, `folio ask`): each number says what it
+        counts, and the context is the one loaded (what the status bar's meter fills)."""
         text = self._summary()
         if self.estimated:
             text += " (token counts estimated: the server does not count them)"
@@ -79,20 +122,28 @@ class ContextPlan:
             )
         return text
 
+    def verdict(self) -> str:
+        """What every document's card says: how the documents reach the model, without the
+        combined totals (those are in `summary`, once)."""
+        if self.mode == "whole":
+            return "whole document in view"
+        return "too long to read whole: each question gets the most relevant passages"
+
     def _summary(self) -> str:
         docs = sum(self.document_tokens)
-        holder = HOLDERS[self.limit][0]
+        limit = f"{HOLDERS[self.limit][0]} {self.capacity_tokens:,}"
+        context = f"context {self.n_ctx:,} tokens"
         if self.mode == "whole":
             if not self.document_tokens:
-                return f"{self.n_ctx:,}-token context"
+                return f"{context} ({limit})"
             return (
-                f"whole document in view: {docs:,} tokens of documents "
-                f"(needs {self.needed_tokens:,}; {holder} {self.capacity_tokens:,})"
+                f"whole document in view: {docs:,} tokens of documents; "
+                f"{self.needed_tokens:,} with {AROUND_DOCUMENTS}; {context} ({limit})"
             )
         return (
-            f"needs {self.needed_tokens:,} tokens; {holder} {self.capacity_tokens:,} → "
-            f"answering from the most relevant passages "
-            f"(up to {self.passage_budget:,} tokens per question)"
+            f"the documents ({docs:,} tokens) need {self.needed_tokens:,} with "
+            f"{AROUND_DOCUMENTS}; {limit} → answering from the most relevant passages "
+            f"(up to {self.passage_budget:,} tokens per question); {context}"
         )
 
 
@@ -151,20 +202,21 @@ def plan_context(
 ) -> ContextPlan:
     """Count with the model's tokenizer and choose the mode and the context size."""
     needs = _needs(documents, count_tokens, system_prompt, max_answer_tokens)
-    machine = max_context(info, hw, cache_type)
-    capacity = machine if n_ctx_override is None else min(machine, n_ctx_override)
-    model_limited = info.n_ctx_train > 0 and capacity >= info.n_ctx_train
-    capacity = min(capacity, info.n_ctx_train) if info.n_ctx_train > 0 else capacity
+    most = capacity(info, hw, cache_type)
+    limit: Literal["machine", "model", "setting"] = most.limit
+    most_tokens, lowered = most.tokens, None
     # A context set by hand is used as set, but never beyond what fits: a bigger one would
     # fail to load, or load and then swap.
-    lowered = n_ctx_override if n_ctx_override and n_ctx_override > capacity else None
-    override = min(n_ctx_override, capacity) if n_ctx_override else None
-    mode = "whole" if needs.total <= capacity else "retrieval"
-    budget = 0 if mode == "whole" else max(0, min(PASSAGE_BUDGET, capacity - needs.fixed))
+    if n_ctx_override and n_ctx_override > most_tokens:
+        lowered = n_ctx_override
+    elif n_ctx_override and n_ctx_override < most_tokens:
+        limit, most_tokens = "setting", n_ctx_override
+    mode = "whole" if needs.total <= most_tokens else "retrieval"
+    budget = 0 if mode == "whole" else max(0, min(PASSAGE_BUDGET, most_tokens - needs.fixed))
     wanted = needs.total if mode == "whole" else needs.fixed + budget
-    n_ctx = override or min(fit_context(info, wanted), capacity)
-    return ContextPlan(mode, n_ctx, needs.total, capacity, needs.documents, budget,
-                       "model" if model_limited else "machine", lowered)  # fmt: skip
+    n_ctx = most_tokens if n_ctx_override else min(fit_context(info, wanted), most_tokens)
+    return ContextPlan(mode, n_ctx, needs.total, most_tokens, needs.documents, budget, limit,
+                       lowered)  # fmt: skip
 
 
 def plan_remote(

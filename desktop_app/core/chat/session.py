@@ -13,6 +13,7 @@ from pathlib import Path
 
 from desktop_app import paths
 from desktop_app.core import hardware as hw_mod
+from desktop_app.core.chat import transcripts
 from desktop_app.core.chat.asking import AskingSession, EngineFacts
 from desktop_app.core.chat.context_plan import ContextPlan, plan_context
 from desktop_app.core.chat.conversation import Conversation
@@ -98,13 +99,32 @@ class ChatSession(AskingSession):
             engine.close()
             engine = None
         engine = engine or Engine.load(config, hardware=hw)
+        # The context loaded can differ from the planned one (a reused engine holds more, a
+        # load that fell back holds less): the plan says what the status bar's meter fills.
+        plan = dataclasses.replace(plan, n_ctx=engine.n_ctx)
         conversation.turns = list(turns)
         engine.saved_states = None
         if settings.state_cache_gb > 0:  # 0 turns saved document states off
             engine.saved_states = SavedStates(
                 paths.cache_dir() / "prompt-states", int(settings.state_cache_gb * 1024**3)
             )
-        return cls(engine, conversation, settings, plan, index)
+        session = cls(engine, conversation, settings, plan, index)
+        session._resume()
+        return session
+
+    def _resume(self) -> None:
+        """A conversation this engine read before (reopened: switching back, a setting
+        changed): go on from its exact tokens, so regenerate and follow-ups build the prompt
+        the context read, not a re-rendering of it (transcripts.py)."""
+        found = transcripts.of(self.engine).find(self._transcript_key())
+        if found is not None:
+            self._history = found.tokens.tolist()
+            self._turn_starts = list(found.turn_starts)
+            self._doc_end = found.doc_end
+
+    def _transcript_key(self) -> str:
+        return transcripts.key(self.conversation.system_message()["content"],
+                               self.conversation.turns)  # fmt: skip
 
     def _prompt_tokens(self, messages: list[Message], thinking: bool) -> int:
         return len(self.engine.tokenize(self.engine.render(messages, thinking=thinking)))
@@ -192,6 +212,9 @@ class ChatSession(AskingSession):
                 self.conversation.record(message, prefix + event.answer)
                 self._turn_starts.append(start)
                 self._history = tokens + list(event.tokens)
+                transcripts.of(self.engine).remember(
+                    self._transcript_key(), self._history, self._turn_starts, self._doc_end
+                )
             yield event
 
     def facts(self) -> EngineFacts:

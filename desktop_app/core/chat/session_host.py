@@ -35,6 +35,7 @@ class Opened:
     model: str
     placement: str
     n_ctx: int
+    #: How the documents reach the model, in words for each card (no combined totals).
     plan: str
     fit: Fit
     n_threads: int
@@ -47,6 +48,9 @@ class Opened:
     needs_password: dict[str, str] = field(default_factory=dict)
     #: sha256 -> a note for the card (a moved file read from the extraction cache).
     notes: dict[str, str] = field(default_factory=dict)
+    #: The plan line with its numbers, each saying what it counts (shown once, not per card);
+    #: "" without documents.
+    context: str = ""
 
 
 class SessionHost:
@@ -83,15 +87,15 @@ class SessionHost:
         except IndexCancelled:
             return None
         facts = session.facts()
-        plan = session.plan.summary() if docs else ""
+        context = session.plan.summary() if docs else ""
         if unavailable:
             left_out = f"{len(unavailable)} document(s) not in view"
-            plan = f"{plan}; {left_out}" if plan else left_out
+            context = f"{context}; {left_out}" if context else left_out
         return Opened(
             model=facts.model,
             placement=facts.placement,
             n_ctx=facts.n_ctx,
-            plan=plan,
+            plan=session.plan.verdict() if docs else "",
             fit=Fit(session.plan.mode),
             n_threads=facts.n_threads,
             thinking_supported=facts.thinking_supported,
@@ -102,6 +106,7 @@ class SessionHost:
             unavailable=unavailable,
             needs_password=resolved.needs_password,
             notes=resolved.notes,
+            context=context,
         )
 
     def _open_session(

@@ -7,7 +7,8 @@ streaming in another conversation is saved, not shown).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from desktop_app.core.chat.cards import DocumentCard
@@ -22,6 +23,19 @@ class ShownMessage(NamedTuple):
     stats: dict | None
     #: How the answer ended; "interrupted" for one that never did (the app was killed).
     finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class PasswordQuestion:
+    """A question the view answers later, as a command: the window opens a dialog and
+    returns to its event loop (a modal dialog inside a controller's handler would let other
+    queued handlers run half-way through this one)."""
+
+    path: str
+    message: str
+    #: The view's reply: the password, or None if the user declined. Handled later, on the
+    #: controller's thread, as its own event.
+    answer: Callable[[str | None], None]
 
 
 class ConversationView(Protocol):
@@ -70,7 +84,8 @@ class ConversationView(Protocol):
     def conversations_changed(self) -> None:
         """A conversation was created, renamed, retitled or deleted."""
 
-    def show_error(self, message: str) -> None: ...
+    def show_error(self, message: str) -> None:
+        """Tell the user; the view returns at once (no modal loop inside the handler)."""
 
-    def ask_password(self, path: str, message: str) -> str | None:
-        """The password of an encrypted document, or None if the user declines."""
+    def request_password(self, question: PasswordQuestion) -> None:
+        """Ask for an encrypted document's password; reply with `question.answer`."""

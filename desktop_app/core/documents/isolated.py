@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -210,6 +211,10 @@ def child_main() -> int:
     """Read one request and the file's bytes from stdin, parse, answer on stdout (see the
     module docstring)."""
     limit_memory("FOLIO_EXTRACT_MEMORY")
+    # Ctrl+C in a terminal signals the whole foreground process group, this child too; the
+    # app decides what Ctrl+C means (it stops this child itself), so the child ignores it
+    # rather than die and be reported as a reader that crashed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform != "win32":
         # Below the answer in priority: on a 2-core laptop a parse at equal priority cut a
         # streaming answer to a third of its speed; reading can wait for idle cycles.

@@ -15,6 +15,7 @@ PDFium parses untrusted files.
 from __future__ import annotations
 
 import ctypes
+import io
 import time
 from pathlib import Path
 
@@ -90,13 +91,39 @@ def open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
         return pdfium.PdfDocument(str(path), password=password or None)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-            raise PasswordRequired(
-                f"{name} is encrypted: its password is needed to show it.",
-                wrong_password=bool(password),
-            ) from None
+            return pdfium.PdfDocument(_decrypted(path, name, password))
         raise DocumentError(f"{name} cannot be shown: {exc}") from None
     except OSError as exc:
         raise DocumentError(f"{name} cannot be read: {exc.strerror or exc}") from None
+
+
+def _decrypted(path: Path, name: str, password: str | None) -> bytes:
+    """The PDF decrypted by pypdf into memory, for the encrypted files PDFium refuses
+    although their password is known or empty ("r6-password" files: an empty user password
+    and an owner password). PDFium also checks /Perms, the permissions sealed with the key,
+    which some writers get wrong or leave stale after changing /P; the text extraction
+    (pypdf, pdf.py) does not, so the text opened without a prompt but the page would not
+    draw. Decrypted with the same passwords the extraction tries; raises `PasswordRequired`
+    when neither opens it. The plain copy stays in this child's memory, never on disk."""
+    from pypdf import PdfWriter
+
+    from desktop_app.core.documents import pdf
+
+    try:
+        reader, _ = pdf._open(path.read_bytes(), name)
+        pdf._decrypt(reader, name, password)
+        plain = io.BytesIO()
+        PdfWriter(clone_from=reader).write(plain)
+    except PasswordRequired as exc:
+        raise PasswordRequired(
+            f"{name} is encrypted: its password is needed to show it.",
+            wrong_password=exc.wrong_password,
+        ) from None
+    except DocumentError:
+        raise
+    except Exception as exc:  # pypdf on a hostile file: any error, in this child only
+        raise DocumentError(f"{name} cannot be shown: {exc}") from None
+    return plain.getvalue()
 
 
 def render(

@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from desktop_app.core.hardware.ggml_devices import GpuDevice, _ggml_devices
@@ -93,12 +94,15 @@ class Hardware:
         return " ".join(", ".join(parts).split())
 
 
-def detect() -> Hardware:
-    """Probe everything once; cheap enough to call at start-up and before each model load."""
-    logical = _logical_cores()
-    total, available = memory()
+def detect(root: Path = Path("/")) -> Hardware:
+    """Probe everything once; cheap enough to call at start-up and before each model load.
+
+    `root`: where the Linux probes find /proc and /sys (a fake tree in the tests, which then
+    know the exact numbers a machine must give)."""
+    logical = _logical_cores(root)
+    total, available = memory(root)
     return Hardware(
-        physical_cores=physical_cores(),
+        physical_cores=physical_cores(root),
         logical_cores=logical,
         ram_total_bytes=total,
         ram_available_bytes=available,
@@ -110,7 +114,7 @@ def detect() -> Hardware:
 # --- CPU ---------------------------------------------------------------------------------
 
 
-def physical_cores() -> int:
+def physical_cores(root: Path = Path("/")) -> int:
     """Cores worth one llama.cpp thread each; always at least 1.
 
     llama.cpp's matrix kernels keep a core's vector units busy, so hyperthread siblings add
@@ -118,11 +122,11 @@ def physical_cores() -> int:
     only performance cores count: every thread waits for the slowest one, so efficiency
     cores slow the whole batch down.
     """
-    logical = _logical_cores()
+    logical = _logical_cores(root)
     cores: int | None = None
     if sys.platform == "linux":
-        cores = _safely(lambda: _linux_physical_cores(allowed=_affinity()))
-        quota = _safely(_linux_cpu_quota)
+        cores = _safely(lambda: _linux_physical_cores(root, allowed=_affinity()))
+        quota = _safely(lambda: _linux_cpu_quota(root))
         if cores is not None and quota is not None:
             cores = min(cores, quota)
     elif sys.platform == "darwin":
@@ -132,12 +136,12 @@ def physical_cores() -> int:
     return max(1, min(cores or logical, logical))
 
 
-def _logical_cores() -> int:
+def _logical_cores(root: Path = Path("/")) -> int:
     """Hardware threads this process may run on (affinity and cgroup quota applied)."""
     allowed = _affinity()
     count = len(allowed) if allowed else (os.cpu_count() or 1)
     if sys.platform == "linux":
-        quota = _safely(_linux_cpu_quota)
+        quota = _safely(lambda: _linux_cpu_quota(root))
         if quota is not None:
             count = min(count, quota)
     return max(1, count)
@@ -154,14 +158,14 @@ def _affinity() -> set[int] | None:
 # --- Memory ------------------------------------------------------------------------------
 
 
-def memory() -> tuple[int, int]:
+def memory(root: Path = Path("/")) -> tuple[int, int]:
     """(total, available) RAM in bytes for this process; (0, 0) when nothing could tell.
 
     "Available" is what can be allocated without swapping (page cache counts as free),
     because that, not "free", decides whether a model fits.
     """
     probes: dict[str, Callable[[], tuple[int, int] | None]] = {
-        "linux": _linux_memory,
+        "linux": lambda: _linux_memory(root),
         "darwin": _macos_memory,
         "win32": _windows_memory,
     }

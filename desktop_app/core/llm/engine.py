@@ -261,6 +261,12 @@ class Engine:
         if len(tokens) >= self.n_ctx:
             raise ContextFull(f"The documents need {len(tokens):,} tokens; the context holds "
                               f"{self.n_ctx:,}.")  # fmt: skip
+        held = self._llm.input_ids[: min(self._llm.n_tokens, len(tokens))]
+        if len(held) == len(tokens) and np.array_equal(held, tokens):
+            # Read already, and the conversation went on from there (its session reopened:
+            # switching back to it). Reading them "again" would roll the context back to
+            # them and lose the turns after, which a regenerate then reads again.
+            return
         end = len(tokens)
         cached, _ = self._reuse(tokens, end if persist else None, need_logits=False)
         yield from self._read(tokens, cached, [end], end if persist else None,
@@ -332,28 +338,39 @@ class Engine:
         vocab = llama_cpp.llama_model_get_vocab(llm.model) if params.grammar else None
         sampler = Sampler(params, llm.n_vocab(), vocab)
         finish = "stop"
+        # One token of a 9B model takes most of a second on a laptop CPU: Stop (a client
+        # that went away) aborts it between graph nodes too, as in `_read`.
         try:
-            while True:
-                if cancel.is_set():
-                    finish = "cancelled"
-                    break
-                token = sampler.sample(llm.ctx)
-                token_times.append(timer.elapsed())
-                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    break
-                generated.append(token)
-                text = decoder.decode(self._piece_bytes(token))
-                yield from _deltas(splitter.feed(text), answer, reasoning)
-                if len(generated) >= max_tokens:
-                    finish = "length"
-                    break
-                if llm.n_tokens + 1 >= self.n_ctx:
-                    finish = "context_full"
-                    break
-                if cancel.is_set():
-                    finish = "cancelled"
-                    break
-                llm.eval([token])
+            with self._abort.watching(cancel):
+                while True:
+                    if cancel.is_set():
+                        finish = "cancelled"
+                        break
+                    token = sampler.sample(llm.ctx)
+                    token_times.append(timer.elapsed())
+                    if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                        break
+                    generated.append(token)
+                    text = decoder.decode(self._piece_bytes(token))
+                    yield from _deltas(splitter.feed(text), answer, reasoning)
+                    if len(generated) >= max_tokens:
+                        finish = "length"
+                        break
+                    if llm.n_tokens + 1 >= self.n_ctx:
+                        finish = "context_full"
+                        break
+                    if cancel.is_set():
+                        finish = "cancelled"
+                        break
+                    try:
+                        llm.eval([token])
+                    except RuntimeError as exc:
+                        if not (was_aborted(exc) and cancel.is_set()):
+                            raise
+                        # A recurrent state may be half-updated: back to the last exact one.
+                        self._roll_back(llm.input_ids[: llm.n_tokens].tolist(), llm.n_tokens)
+                        finish = "cancelled"
+                        break
         finally:
             sampler.close()
         if llm.n_tokens > len(tokens):  # the answer is in the context: a new turn starts here

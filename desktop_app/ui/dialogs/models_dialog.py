@@ -6,6 +6,9 @@ minute what to download or which model they already have, while the demo model a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QPushButton, QVBoxLayout, QWidget
 
@@ -27,10 +30,16 @@ class ModelsDialog(QDialog):
         *,
         hardware: Hardware | None = None,
         discovered: list[Discovered] | None = None,
+        in_use: Path | None = None,
+        opened: Sequence[Path | None] = (),
     ) -> None:
+        """`in_use`: the model answering now, marked in the list; `opened`: the configured
+        file, listed even where no scan looks."""
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.page = ModelsPage(manager, hardware=hardware, discovered=discovered)
+        self.page = ModelsPage(
+            manager, hardware=hardware, discovered=discovered, in_use=in_use, opened=opened
+        )
         self.page.model_chosen.connect(self._chosen)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)

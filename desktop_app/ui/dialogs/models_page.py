@@ -3,15 +3,16 @@
 Shown as the first-run dialog (`models_dialog.ModelsDialog`, also Ctrl+M) and inside
 Settings → Model. The page only draws: downloads belong to the window's `DownloadManager`,
 so closing the page never stops one and reopening it shows the same download still going.
-The disk scan reads every candidate's header, so it runs on a thread of its own.
+The disk scan reads every candidate's header, so it runs on a thread of its own; the demo
+model and the file in use are listed at once, marked, before the scan answers.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -28,22 +29,17 @@ from desktop_app.core import hardware as hardware_probe
 from desktop_app.core.hardware import Hardware
 from desktop_app.core.models import catalog as models_catalog
 from desktop_app.core.models.catalog import Fit
-from desktop_app.core.models.discovery import Discovered, discover
+from desktop_app.core.models.discovery import Discovered
 from desktop_app.core.models.downloads import DownloadProgress
+from desktop_app.core.models.installed import WHERE, InstalledModel, installed_models, same_file
 from desktop_app.core.models.locator import demo_model_path
 from desktop_app.ui.documents_panel import format_duration
 from desktop_app.ui.download_manager import DownloadManager, Job
+from desktop_app.ui.model_scan import ModelScan
 
 _GiB = 1 << 30
 _PROGRESS_STEPS = 1000  # QProgressBar holds an int; bytes of a 5 GB file overflow it
 _ERROR_STYLE = "color: #c0392b;"
-_SOURCES = {
-    "folio": "Folio's models folder",
-    "huggingface": "Hugging Face cache",
-    "lmstudio": "LM Studio",
-    "ollama": "Ollama",
-    "downloads": "Downloads folder",
-}
 
 
 def _size(n: int) -> str:
@@ -163,18 +159,26 @@ class CatalogRow(QWidget):
 
 
 class FoundRow(QWidget):
-    """A model already on disk; an unusable one stays listed, greyed, with the reason."""
+    """A model already on disk; an unusable one stays listed, greyed, with the reason; the
+    one in use says so instead of offering Use."""
 
     use = Signal(str)
 
-    def __init__(self, found: Discovered) -> None:
+    def __init__(self, found: InstalledModel, in_use: bool = False) -> None:
         super().__init__()
         self.found = found
         details = ", ".join(x for x in (found.architecture, found.quantization) if x)
-        label = QLabel(f"{found.name} · {details or 'unknown format'} · "
-                       f"{_size(found.size_bytes)} · {_SOURCES[found.source]}")  # fmt: skip
+        self.label = label = QLabel(
+            f"{found.name} · {details or 'unknown format'} · "
+            f"{_size(found.size_bytes)} · {WHERE[found.where]}"
+        )
         label.setToolTip(str(found.path))
-        self.use_button = QPushButton("Use")
+        if in_use:  # bold by font, not markup: the name is the user's file name
+            font = label.font()
+            font.setBold(True)
+            label.setFont(font)
+        self.use_button = QPushButton("In use" if in_use else "Use")
+        self.use_button.setEnabled(not in_use)
         self.use_button.clicked.connect(lambda: self.use.emit(str(found.path)))
         self.problem = QLabel(found.problem or "")
         self.problem.setWordWrap(True)
@@ -193,13 +197,6 @@ class FoundRow(QWidget):
         layout.addWidget(self.problem)
 
 
-class _ScanRelay(QObject):
-    """Carries the disk scan's result to the UI thread (queued, since it lives there)."""
-
-    found = Signal(object)  # list[Discovered]
-    failed = Signal(str)
-
-
 class ModelsPage(QWidget):
     """Recommendation, downloads, models already on this computer, a file, or the demo."""
 
@@ -212,10 +209,16 @@ class ModelsPage(QWidget):
         hardware: Hardware | None = None,
         discovered: list[Discovered] | None = None,
         show_open: bool = True,
+        in_use: Path | None = None,
+        opened: Sequence[Path | None] = (),
     ) -> None:
-        """`discovered` skips the disk scan (tests); `show_open` adds "Open GGUF file…"."""
+        """`discovered` skips the disk scan (tests); `show_open` adds "Open GGUF file…";
+        `in_use` is the model answering now (marked), listed with the `opened` files (the
+        configured one) wherever they are."""
         super().__init__()
         self._manager = manager
+        self._in_use = in_use
+        self._opened = (in_use, *opened)
         hw = hardware if hardware is not None else hardware_probe.detect()
         pick, fits = models_catalog.recommend(hw)
 
@@ -242,7 +245,7 @@ class ModelsPage(QWidget):
         token_row.addWidget(self.token_edit, 1)
         catalog_layout.addLayout(token_row)
 
-        found_box = QGroupBox("Already on this computer")
+        found_box = QGroupBox("On this computer")
         self._found_layout = QVBoxLayout(found_box)
         self.found_status = QLabel("Searching this computer for models…")
         self._found_layout.addWidget(self.found_status)
@@ -251,14 +254,8 @@ class ModelsPage(QWidget):
         self.open_button = QPushButton("Open GGUF file…")
         self.open_button.clicked.connect(self._open_file)
         self.open_button.setVisible(show_open)
-        self.demo_button = QPushButton("Use the demo model")
-        demo = demo_model_path()
-        self.demo_button.setVisible(demo is not None)
-        if demo is not None:
-            self.demo_button.clicked.connect(lambda: self.model_chosen.emit(str(demo)))
         self.buttons = QHBoxLayout()
         self.buttons.addWidget(self.open_button)
-        self.buttons.addWidget(self.demo_button)
         self.buttons.addStretch(1)
 
         layout = QVBoxLayout(self)
@@ -269,36 +266,32 @@ class ModelsPage(QWidget):
         layout.addStretch(1)  # spare height goes below the lists, not between the lines
         layout.addLayout(self.buttons)
 
-        if discovered is not None:
-            self._show_found(discovered)
-        else:
-            self._scan()
+        self._show_found(discovered or [], searching=discovered is None)
+        if discovered is None:
+            self._scanner = ModelScan(self)
+            self._scanner.found.connect(self._show_found)
+            self._scanner.failed.connect(self.found_status.setText)
+            self._scanner.start()
 
     def _set_token(self, text: str) -> None:
         self._manager.token = text.strip() or None
 
-    def _scan(self) -> None:
-        relay = _ScanRelay()
-        self._scan_relay = relay
-        relay.found.connect(self._show_found, Qt.ConnectionType.QueuedConnection)
-        relay.failed.connect(self.found_status.setText, Qt.ConnectionType.QueuedConnection)
-
-        def work() -> None:
-            try:
-                relay.found.emit(discover())
-            except Exception as exc:  # discover skips errors; this is a backstop
-                relay.failed.emit(f"Could not search for models: {exc}")
-
-        threading.Thread(target=work, name="model discovery", daemon=True).start()
-
-    def _show_found(self, found: list[Discovered]) -> None:
-        self.found_status.setText("" if found else "No models found.")
-        self.found_status.setVisible(not found)
-        for item in found:
-            row = FoundRow(item)
+    def _show_found(self, found: list[Discovered], searching: bool = False) -> None:
+        """List the installed models: the demo and opened ones at once, then (again) with
+        what the disk scan found."""
+        for row in self.found_rows:
+            row.deleteLater()
+        self.found_rows = []
+        models = installed_models(found, demo=demo_model_path(), opened=self._opened)
+        for model in models:
+            row = FoundRow(model, in_use=same_file(model.path, self._in_use))
             row.use.connect(self.model_chosen)
             self._found_layout.addWidget(row)
             self.found_rows.append(row)
+        status = "Searching this computer for more models…" if searching else ""
+        self.found_status.setText(status or ("" if models else "No models found."))
+        self.found_status.setVisible(bool(self.found_status.text()))
+        self._found_layout.addWidget(self.found_status)  # below the rows
 
     def _open_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(

@@ -1,0 +1,159 @@
+"""Opening the open conversation's session and pre-reading its documents, as jobs on the
+engine queue, driven by the explicit `SessionLifecycle`.
+
+A conversation's session is (re)opened from finished turns and read documents only: while
+one of its answers is in flight or one of its files is being read, the reopen waits
+(`WAITING`) and the controller calls `prepare` again when that ends. Opens and pre-reads have
+sinks of their own, so an event is never sorted by request id among other kinds; an event of
+an open or pre-read that was superseded (the user switched chats) is simply not the
+lifecycle's and is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from desktop_app.core.chat.answers import Answers, Post
+from desktop_app.core.chat.attachments import Attachments
+from desktop_app.core.chat.cards import Fit
+from desktop_app.core.chat.engine_queue import (
+    Cancelled,
+    EngineQueue,
+    Failed,
+    Finished,
+    Progress,
+    RequestEvent,
+)
+from desktop_app.core.chat.session_host import Opened, SessionHost
+from desktop_app.core.chat.session_state import SessionLifecycle, SessionState
+from desktop_app.core.chat.view import ConversationView
+from desktop_app.core.documents import isolated
+from desktop_app.core.history.store import Store
+
+
+class SessionControl:
+    def __init__(
+        self,
+        store: Store,
+        host: SessionHost,
+        view: ConversationView,
+        engine: EngineQueue,
+        post: Post,
+        documents: Attachments,
+        answers: Answers,
+        open_conversation: Callable[[], int | None],
+    ) -> None:
+        self._store = store
+        self._host = host
+        self._view = view
+        self._engine = engine
+        self._post = post
+        self._documents = documents
+        self._answers = answers
+        self._open = open_conversation
+        self.life = SessionLifecycle()
+
+    @property
+    def state(self) -> SessionState:
+        return self.life.state
+
+    def cards_of(self, conversation_id: int) -> list:
+        """The conversation's cards, with the sizes and fit its session last had (a card
+        must not fall back to "opening…" while its reopen waits for an answer)."""
+        return self._documents.cards(conversation_id, self.life.opened_for.get(conversation_id))
+
+    def prepare(self) -> None:
+        """(Re)open the session for the open conversation, then pre-read its documents."""
+        if self.life.closing:  # results still arriving during shutdown start nothing new
+            return
+        cid = self._open()
+        assert cid is not None
+        if self._answers.busy(cid) or self._documents.reading(cid):
+            if self.life.state is SessionState.WARMING:
+                self._engine.cancel(self.life.request)  # pre-reading what will change
+            self.life.wait()
+            return
+        if self.life.state is SessionState.WARMING:
+            self._engine.cancel(self.life.request)
+        attached = [(d.path, d.sha256) for d in self._store.documents(cid)]
+        msgs = self._store.messages(cid)
+        turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
+                 if u.role == "user" and a.role == "assistant"]  # fmt: skip
+        host, library = self._host, self._documents.library
+
+        def open_session(cancel: threading.Event) -> Opened | None:
+            try:  # a file read again (not cached) is parsed in a child that Quit stops
+                resolved = library.resolve(attached, cancel)
+            except isolated.Cancelled:
+                return None
+            return host.open(resolved, turns, cancel)
+
+        post = self._post
+        sink = lambda e: post(lambda: self._on_open_event(cid, e))  # noqa: E731
+        self.life.open(self._engine.call(open_session, sink))
+
+    def stop_preparing(self) -> None:
+        """Cancel (the progress row's button, Ctrl+C): the pre-read stops; a model being
+        loaded finishes loading (llama.cpp cannot stop a load), a document being indexed
+        stops."""
+        if self.life.busy:
+            self._engine.cancel(self.life.request)
+
+    def leave(self) -> None:
+        """Another conversation opens: its documents, not these, are worth pre-reading."""
+        if self.life.state is SessionState.WARMING:
+            self._engine.cancel(self.life.request)
+
+    def reconfigure(self, call: Callable[[threading.Event], object]) -> None:
+        """Apply new settings on the engine thread, then reopen."""
+        post = self._post
+        self._engine.call(call, lambda e: post(lambda: self._on_reconfigured(e)))
+        self.prepare()
+
+    def close(self) -> None:
+        self.life.close()
+
+    # ------------------------------------------------------------------ sinks
+    def _on_open_event(self, conversation_id: int, event: RequestEvent) -> None:
+        if not self.life.owns(event.request_id) or self.life.state is not SessionState.OPENING:
+            return  # superseded by a newer open, a switch, or Quit
+        if isinstance(event, Finished):
+            if isinstance(event.value, Opened):
+                self.life.opened(conversation_id, event.value)
+                self._on_opened(conversation_id, event.value)
+            else:
+                self.life.cancelled()  # an index cancelled by Quit or Cancel
+        elif isinstance(event, Failed):
+            self.life.open_failed()
+            self._view.model_status(f"Model not ready: {event.message}")
+            self._view.show_error(event.message)
+        elif isinstance(event, Cancelled):
+            self.life.cancelled()
+
+    def _on_opened(self, cid: int, opened: Opened) -> None:
+        self._view.session_opened(opened)
+        self._view.show_cards(self._documents.cards(cid, opened))
+        for sha256, path in opened.needs_password.items():
+            self._documents.ask_password(cid, path, opened.unavailable[sha256], refuse=False)
+        if opened.document_sizes and opened.fit == Fit.WHOLE:
+            host, post = self._host, self._post
+            sink = lambda e: post(lambda: self._on_warm_event(e))  # noqa: E731
+            self.life.warm(self._engine.submit(lambda c: host.warm_up(c), sink))
+
+    def _on_warm_event(self, event: RequestEvent) -> None:
+        if not self.life.owns(event.request_id) or self.life.state is not SessionState.WARMING:
+            return
+        if isinstance(event, Progress):
+            self._view.show_progress(event.progress, "Reading documents", "tokens")
+            return
+        if isinstance(event, Finished | Failed | Cancelled):
+            self.life.warmed()
+            self._view.clear_progress()
+        if isinstance(event, Failed):
+            self._view.show_error(event.message)
+
+    def _on_reconfigured(self, event: RequestEvent) -> None:
+        if isinstance(event, Failed):
+            self._view.model_status(f"Model not ready: {event.message}")
+            self._view.show_error(event.message)
