@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from desktop_app import __version__, paths
 from desktop_app.cli import add_subcommands
@@ -134,8 +136,6 @@ def _not_a_command(word: str) -> str:
 def _give_windowed_app_streams() -> None:
     """A windowed (bundled) app starts with sys.stdout/stderr set to None; printing or
     logging to them would raise, so they go to the null device (the log file has it all)."""
-    import os
-
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if gui:
             from desktop_app.ui.launch import run
 
-            return run(args.files, args.model, args.smoke_test)
+            _exit_at_once(run(args.files, args.model, args.smoke_test))
         return int(args.handler(args) or 0)
     except FolioError as exc:
         print(f"folio: {printable(str(exc))}", file=sys.stderr)
@@ -179,8 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `folio extract big.pdf | head`: the reader has what it wanted. End quietly, as
         # every Unix tool does, and keep the interpreter's final flush from failing again.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe ended
     except Exception:
@@ -190,6 +188,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _exit_at_once(code: int) -> NoReturn:
+    """The window has closed and saved everything (the answer, the draft, the history
+    closed, downloads paused, the instance socket removed). What is left is the C teardown
+    of Qt's widgets and llama.cpp's backends: measured 0.5–1.2 s after the window was gone,
+    on a 2-core machine, with nothing to show for it; Quit must end within a second."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream has nothing left to say
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -266,7 +266,7 @@ class TerminalChat:
         while busy():
             if self._ctrl_c.pressed:
                 if on_interrupt is None:
-                    pass
+                    raise KeyboardInterrupt
                 if stopped_at is None:
                     stopped_at = time.monotonic()
                     on_interrupt()
@@ -288,10 +288,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         chat = TerminalChat(args, sys.stderr, ctrl_c)
         try:
             for question in questions:
-                try:
-                    chat.ask(question)
-                except KeyboardInterrupt:
-                    ctrl_c.pressed = 0
+                chat.ask(question)
             if args.export:
                 chat.export(Path(args.export))
         finally:

@@ -290,6 +290,8 @@ class DocumentsPanel(QWidget):
 
         self._empty = _label(EMPTY_HINT, muted=True)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        #: How the documents reach the model, with the numbers, once for all the cards.
+        self.plan = _label("", muted=True)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
@@ -297,6 +299,7 @@ class DocumentsPanel(QWidget):
         layout.addWidget(self._progress)
         layout.addWidget(self._scroll, 1)
         layout.addWidget(self._empty, 1)
+        layout.addWidget(self.plan)
         self._refresh_empty()
 
     # -- cards -------------------------------------------------------------------------------
@@ -326,6 +329,10 @@ class DocumentsPanel(QWidget):
         widget = self._cards.pop(key, None)
         if widget is not None:
             self._discard(widget)
+        self._refresh_empty()
+
+    def set_plan(self, text: str) -> None:
+        self.plan.setText(text)
         self._refresh_empty()
 
     def card_count(self) -> int:
@@ -402,3 +409,4 @@ class DocumentsPanel(QWidget):
         empty = not self._cards
         self._empty.setVisible(empty)
         self._scroll.setVisible(not empty)
+        self.plan.setVisible(not empty and bool(self.plan.text()))

@@ -9,14 +9,11 @@ an answer keeps streaming into its own conversation whatever the user opens mean
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -29,11 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app import atomic, paths
 from desktop_app import settings as settings_mod
 from desktop_app.core.chat.cards import DocumentCard
 from desktop_app.core.chat.controller import ChatController
-from desktop_app.core.chat.export import Turn, export_markdown, turns
+from desktop_app.core.chat.export import Turn, turns
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.view import PasswordQuestion, ShownMessage
 from desktop_app.core.documents.library import DocumentLibrary
@@ -42,15 +38,18 @@ from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.core.models.locator import model_to_load
 from desktop_app.errors import FolioError
 from desktop_app.server.background import BackgroundServer
+from desktop_app.ui.chat_export import ask_where, write_export
 from desktop_app.ui.chat_markdown import format_stats
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.composer import Composer
 from desktop_app.ui.conversation_list import ConversationList
+from desktop_app.ui.dialogs import help_dialogs
 from desktop_app.ui.dialogs.models_page import format_progress
 from desktop_app.ui.dialogs.settings_dialog import SettingsDialog, needs_reload
 from desktop_app.ui.documents_panel import DocumentsPanel
 from desktop_app.ui.download_manager import DownloadManager
 from desktop_app.ui.elided_label import ElidedLabel
+from desktop_app.ui.local_api import LocalApi
 from desktop_app.ui.menu_bar import Commands, MenuBar
 from desktop_app.ui.message_box import confirm, notify
 from desktop_app.ui.model_picker import ModelPicker
@@ -60,11 +59,10 @@ from desktop_app.ui.source_pane import SourcePane
 from desktop_app.ui.source_ref import SourceRef
 from desktop_app.ui.theme import apply_theme
 
-if TYPE_CHECKING:
-    from desktop_app.server.background import BackgroundServer
-
 #: The source pane's width the first time it opens (then the user's, remembered).
 SOURCE_WIDTH = 560
+#: How long Quit waits for the engine's job in flight to stop.
+QUIT_WAIT_S = 1.0
 #: How long the "downloaded" notice stays in the status bar.
 NOTICE_MS = 15_000
 
@@ -87,10 +85,12 @@ class MainWindow(QMainWindow):
         library = DocumentLibrary(host.settings.max_document_bytes, host.settings.ocr_languages)
         self._build(library)
         self.controller = ChatController(store, host, self, QtDispatcher(self), library=library)
-        self.api_server: BackgroundServer | None = None  # the local API, when turned on
+        self._plans: dict[int, str] = {}  # each conversation's plan line, once it opened
+        self.api = LocalApi(self.controller, self.show_error)  # the local API, when on
+        self.statusBar().insertPermanentWidget(2, self.api.label)
         self._connect()
         self.controller.restore()
-        self._apply_api(host.settings)
+        self.api.apply(host.settings)
 
     # The controller's state, named for what callers and tests ask of the window.
     @property
@@ -108,6 +108,10 @@ class MainWindow(QMainWindow):
     @property
     def preparing(self) -> bool:
         return self.controller.preparing
+
+    @property
+    def api_server(self) -> BackgroundServer | None:
+        return self.api.server
 
     # ------------------------------------------------------------------ layout
     def _build(self, library: DocumentLibrary) -> None:
@@ -136,13 +140,9 @@ class MainWindow(QMainWindow):
         self.context_meter.hide()  # until an answer says how much of the context it fills
         self.speed_label = QLabel("")
         self.download_label = QLabel("")
-        self.api_label = QLabel("")
-        self.api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.api_label.hide()
         bar = self.statusBar()
         bar.addWidget(self.model_label, 1)
         bar.addPermanentWidget(self.download_label)
-        bar.addPermanentWidget(self.api_label)
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.context_meter)
 
@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
             source_state=lambda: (self.source.ref is not None, self.source.isVisible()),
             set_theme=self.set_theme, theme=lambda: settings_mod.load().theme,
             models=self.open_models, settings=self.open_settings,
-            set_api=self.set_api, api_on=lambda: self.api_server is not None,
+            set_api=self.set_api, api_on=lambda: self.api.server is not None,
             about=self.show_about, system_report=self.show_system_report,
             log_folder=self.open_log_folder,
         ))  # fmt: skip
@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
             "Documents (*.pdf *.docx *.txt *.md *.csv *.html *.htm *.png *.jpg *.jpeg *.tif *.tiff)"
             ";;Scans and photos (*.png *.jpg *.jpeg *.tif *.tiff);;All files (*)",
         )  # fmt: skip
+        self._take_focus_back()
         if paths:
             self.controller.add_files(paths)
 
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
         if needs_reload(self.host.settings, new):
             self.model_label.setText("Reloading the model with the new settings…")
         self.controller.reconfigure(model_path, new)
-        self._apply_api(new)
+        self.api.apply(new)
 
     def set_theme(self, theme: str) -> None:
         """View → Theme: applied at once and saved, as the Settings dialog does."""
@@ -259,37 +260,7 @@ class MainWindow(QMainWindow):
         """Model → Local API: saved, then started or stopped as Settings would."""
         new = settings_mod.load().replace(api_server=on)
         settings_mod.save(new)
-        self._apply_api(new)
-
-    def _apply_api(self, settings: settings_mod.Settings) -> None:
-        """Start, move or stop the local API as the settings say."""
-        running = self.api_server
-        if running is not None and (not settings.api_server or running.port != settings.api_port):
-            running.stop()
-            self.api_server = None
-            self._show_api()
-        if settings.api_server and self.api_server is None:
-            # Imported only when asked for: the web stack costs start-up time otherwise.
-            from desktop_app.server.app import ServerState, model_ids
-            from desktop_app.server.background import BackgroundServer
-
-            host = self.host
-            state = ServerState(host.api_engine, self.controller.engine,
-                                lambda: model_ids(host.model_path, None))  # fmt: skip
-            server = BackgroundServer(state, settings.api_port)
-            try:
-                server.start()
-            except FolioError as exc:
-                self.show_error(str(exc))
-                return
-            self.api_server = server
-        self._show_api()
-
-    def _show_api(self) -> None:
-        """The status bar says where the local API listens while it runs."""
-        server = self.api_server
-        self.api_label.setText(f"API: http://127.0.0.1:{server.port}/v1" if server else "")
-        self.api_label.setVisible(server is not None)
+        self.api.apply(new)
 
     def open_models(self) -> QWidget:
         """The models dialog (first run and Ctrl+M): pick, find or download a model."""
@@ -317,27 +288,13 @@ class MainWindow(QMainWindow):
                                Path(configured) if configured else None)  # fmt: skip
 
     def show_about(self) -> QWidget:
-        from desktop_app.ui.dialogs.help_dialogs import about_box
-
-        box = about_box(self)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.show()
-        return box
+        return help_dialogs.show_about(self)
 
     def show_system_report(self) -> QWidget:
-        from desktop_app.ui.dialogs.help_dialogs import SystemReportDialog
-
-        dialog = SystemReportDialog(self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(self._take_focus_back)
-        dialog.show()
-        return dialog
+        return help_dialogs.show_system_report(self, self._take_focus_back)
 
     def open_log_folder(self) -> None:
-        folder = paths.log_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
-            self.show_error(f"Could not open the log folder. It is {folder}")
+        help_dialogs.open_log_folder(self.show_error)
 
     def show_source_pane(self, shown: bool) -> None:
         """View → Source pane: the last cited page again, or the pane closed."""
@@ -404,20 +361,16 @@ class MainWindow(QMainWindow):
     def _export(self, pairs: list[Turn], caption: str, name: str, path: str | None) -> None:
         """Write `pairs` with their checked citations to `path` (else asked, as `name`.md)."""
         if path is None:
-            name = re.sub(r"[^\w\- ]+", "", name)[:60].strip() or "answer"
-            path, _ = QFileDialog.getSaveFileName(
-                self, caption, str(Path.home() / f"{name}.md"), "Markdown (*.md)"
-            )
+            path = ask_where(self, caption, name)
+            self._take_focus_back()
             if not path:
                 return
         cid = self.conversation_id or 0
         documents = [Path(d.path).name for d in self.store.documents(cid)]
-        model = self.model_label.text().split(" · ")[0] or None
-        markdown = export_markdown(pairs, documents=documents, model=model, when=datetime.now())
         try:
-            atomic.write_bytes(Path(path), markdown.encode("utf-8"))
-        except OSError as exc:
-            self.show_error(f"Could not export to {path}: {exc.strerror or exc}")
+            write_export(path, pairs, documents, self.model_label.text().split(" · ")[0] or None)
+        except FolioError as exc:
+            self.show_error(str(exc))
             return
         self.statusBar().showMessage(f"Exported to {path}", NOTICE_MS)
 
@@ -429,6 +382,14 @@ class MainWindow(QMainWindow):
     # ------------------------------------------- ConversationView: what the controller shows
     def show_messages(self, messages: Sequence[ShownMessage]) -> None:
         self.chat.set_messages(messages)
+        # The meter and the speed are this chat's (its last answer's), not the chat left.
+        last = next((m.stats for m in reversed(messages) if m.role == "assistant" and m.stats),
+                    None)  # fmt: skip
+        if last is not None:
+            self.answer_stats(last, last.get("prompt_tokens", 0) + last.get("decode_tokens", 0))
+        else:
+            self.speed_label.clear()
+            self.context_meter.hide()
 
     def add_user_message(self, text: str) -> None:
         self.chat.add_user_message(text)
@@ -472,6 +433,7 @@ class MainWindow(QMainWindow):
 
     def show_cards(self, cards: Sequence[DocumentCard]) -> None:
         self.documents.set_cards(cards)
+        self.documents.set_plan(self._plans.get(self.conversation_id or 0, ""))
 
     def update_card(self, card: DocumentCard) -> None:
         self.documents.update_card(card)
@@ -490,6 +452,7 @@ class MainWindow(QMainWindow):
             + (f"\nDocuments: {opened.context}" if opened.context else "")
         )
         self.composer.set_thinking(self.controller.thinking, supported=opened.thinking_supported)
+        self._plans[self.conversation_id or 0] = opened.context  # shown with its cards
 
     def model_status(self, text: str) -> None:
         self.model_label.setText(text)
@@ -522,12 +485,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Closing…")
         self.statusBar().repaint()  # now: the event loop does not run again before the exit
         self.controller.save_draft(self.composer.text())
-        if self.api_server is not None:  # no new API requests while the engine stops
-            self.api_server.stop()
-            self.api_server = None
+        self.api.stop()  # no new API requests while the engine stops
         if self.source.isVisible():
             self._remember_source_width()
         self.source.shutdown()
-        self.controller.shutdown()
+        # A decode stops within a fraction of a second; a model load cannot be stopped, and
+        # waiting for it would keep a closed window's process alive for seconds: the process
+        # ends right after this (app._exit_at_once) and the OS takes the memory back.
+        self.controller.shutdown(QUIT_WAIT_S)
         self.downloads.shutdown()  # pauses them; the next start shows them paused
         event.accept()

@@ -29,5 +29,6 @@ def ask_password(parent: QWidget, question: PasswordQuestion) -> QInputDialog:
 
     dialog.textValueSelected.connect(reply)
     dialog.rejected.connect(lambda: reply(None))
+    dialog.finished.connect(parent.activateWindow)  # the keyboard back to the window
     dialog.open()
     return dialog

@@ -472,3 +472,30 @@ def test_after_a_restart_the_open_chat_is_the_highlighted_one(qtbot, make_window
     assert again.conversation_id == first
     item = again.sidebar.list.currentItem()
     assert item is not None and item.data(Qt.ItemDataRole.UserRole) == first
+
+
+def test_the_context_meter_and_the_plan_line_belong_to_the_open_chat(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    """Seen: a new, empty chat still showed the last chat's "Context: 4581 / 8,192"."""
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The notice period is ninety days.", encoding="utf-8")
+    window = make_window()
+    window.controller.add_files([str(doc)])
+    qtbot.waitUntil(lambda: not (window.controller.reading or window.preparing))
+    first = window.conversation_id
+    assert (window.documents.plan.isVisibleTo(window), window.documents.plan.text()) == (
+        True, "1 documents in view; context 8,192 tokens",
+    )  # fmt: skip
+    window.controller.send("What is the notice period?")
+    wait_idle(qtbot, window)
+    stats = window.store.messages(first)[-1].stats
+    used = stats["prompt_tokens"] + stats["decode_tokens"]
+    assert window.context_meter.isVisibleTo(window)
+    assert window.context_meter.text() == f"Context: {used} / 8,192 tokens"
+    window.controller.new_conversation()
+    assert not window.context_meter.isVisibleTo(window) and window.speed_label.text() == ""
+    assert not window.documents.plan.isVisibleTo(window)
+    window.controller.open_conversation(first)
+    assert window.context_meter.text() == f"Context: {used} / 8,192 tokens"
+    assert window.documents.plan.text() == "1 documents in view; context 8,192 tokens"

@@ -6,7 +6,10 @@ machine is this?" in a bug report finds it under Help, where other applications 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -16,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app import __version__
+from desktop_app import __version__, paths
 from desktop_app.ui.dialogs.system_page import SystemPage
 
 ABOUT_TEXT = (
@@ -55,3 +58,26 @@ class SystemReportDialog(QDialog):
         layout.addWidget(self.page, 1)
         layout.addWidget(note)
         layout.addWidget(buttons)
+
+
+def show_about(parent: QWidget) -> QMessageBox:
+    box = about_box(parent)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.show()
+    return box
+
+
+def show_system_report(parent: QWidget, closed: Callable[[], None]) -> SystemReportDialog:
+    dialog = SystemReportDialog(parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.finished.connect(closed)
+    dialog.show()
+    return dialog
+
+
+def open_log_folder(show_error: Callable[[str], None]) -> None:
+    """Help → Open log folder, in the file manager (a bug report asks for folio.log)."""
+    folder = paths.log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+        show_error(f"Could not open the log folder. It is {folder}")
