@@ -122,13 +122,13 @@ def test_the_status_bar_model_text_is_shortened_in_the_middle_never_cut(qtbot, m
     window.resize(700, 600)
     qtbot.waitExposed(window)
     # The API address sits beside it when the local API runs.
-    window.api_label.setText("API: http://127.0.0.1:8765/v1")
-    window.api_label.show()
+    window.api.label.setText("API: http://127.0.0.1:8765/v1")
+    window.api.label.show()
     text = f"{DEMO_MODEL_LABEL} · CPU (no GPU: this build of llama.cpp has no GPU backend)"
     window.model_label.setText(text)
     label = window.model_label
     qtbot.waitUntil(lambda: label.toolTip() == text)  # too long here: elided, whole in the tip
     assert label.text() == text
-    assert label.geometry().right() < window.api_label.geometry().left()
+    assert label.geometry().right() < window.api.label.geometry().left()
     window.resize(1600, 600)
     qtbot.waitUntil(lambda: label.toolTip() == "")  # room enough: the whole text, no tooltip

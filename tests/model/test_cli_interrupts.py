@@ -102,17 +102,27 @@ def _history() -> tuple[list, list]:
     return store.messages(conversation.id), store.documents(conversation.id)
 
 
-def test_ctrl_c_while_a_300_page_pdf_is_extracted_ends_the_run(tmp_path: Path, folio_home: Path):
-    """Seen: Ctrl+C in the first seconds of `folio ask big.pdf` ignored for 40-100 s."""
+def _interrupted_while_parsing(
+    tmp_path: Path, folio_home: Path, *args: str
+) -> tuple[FolioProcess, list[int], float]:
+    """`folio ARGS` ("{pdf}" stands for a 3,000-page PDF, about 5 s of parsing here), Ctrl+C
+    half a second after the reader's child began: the run, that child, the time to exit."""
     pdf = tmp_path / "contract.pdf"
-    pdf.write_bytes(make_long_pdf(3000))  # about 5 s of parsing here
-    run = FolioProcess(ROOT, folio_home, "ask", str(pdf), "-q", "What is the fee for item 7?")
+    pdf.write_bytes(make_long_pdf(3000))
+    run = FolioProcess(ROOT, folio_home, *(a.replace("{pdf}", str(pdf)) for a in args))
     deadline = time.monotonic() + 60
     while not (reader := run.children()):  # the reader's child: the parse has begun
         assert time.monotonic() < deadline and run.popen.poll() is None, run.stderr
         time.sleep(0.05)
     time.sleep(0.5)
-    took = run.exit_after(run.interrupt())
+    return run, reader, run.exit_after(run.interrupt())
+
+
+def test_ctrl_c_while_a_300_page_pdf_is_extracted_ends_the_run(tmp_path: Path, folio_home: Path):
+    """Seen: Ctrl+C in the first seconds of `folio ask big.pdf` ignored for 40-100 s."""
+    run, reader, took = _interrupted_while_parsing(
+        tmp_path, folio_home, "ask", "{pdf}", "-q", "What is the fee for item 7?"
+    )
     assert took < EXIT_LIMIT_S, took
     assert run.popen.returncode == 130, run.stderr
     assert run.stdout == "" and run.stderr == "", "nothing said but the shell's own ^C"
@@ -276,15 +286,9 @@ def test_ctrl_c_while_summarize_extracts_is_a_stop_not_a_failure(
     """The reader's child is stopped with the run, and the file is not reported as failed
     (the terminal's Ctrl+C reaches the child too: it ignores it, rather than die and look
     like a reader that crashed)."""
-    pdf = tmp_path / "contract.pdf"
-    pdf.write_bytes(make_long_pdf(3000))
-    run = FolioProcess(ROOT, folio_home, "summarize", "--model", str(smollm2_gguf), str(pdf))
-    deadline = time.monotonic() + 60
-    while not (reader := run.children()):
-        assert time.monotonic() < deadline and run.popen.poll() is None, run.stderr
-        time.sleep(0.05)
-    time.sleep(0.5)
-    took = run.exit_after(run.interrupt())
+    run, reader, took = _interrupted_while_parsing(
+        tmp_path, folio_home, "summarize", "--model", str(smollm2_gguf), "{pdf}"
+    )
     assert took < EXIT_LIMIT_S, took
     assert run.popen.returncode == 130, run.stderr
     assert run.stderr.splitlines() == ["0 summarized, 0 unchanged, 0 failed (stopped)"]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from desktop_app.core.chat.chat_context import ChatContext
 from desktop_app.core.chat.engine_queue import (
     Cancelled,
     Delta,
@@ -24,15 +25,11 @@ from desktop_app.core.chat.engine_queue import (
     Progress,
     RequestEvent,
 )
-from desktop_app.core.chat.view import ConversationView
-from desktop_app.core.history.store import MessageRow, Store
+from desktop_app.core.history.store import MessageRow
 from desktop_app.core.llm.events import Done
 
 #: The growing answer is written to the database at least this often.
 SAVE_INTERVAL_S = 1.0
-
-#: Hands a function to the controller's owner thread (the dispatcher's `post`).
-Post = Callable[[Callable[[], None]], None]
 
 
 @dataclass
@@ -56,21 +53,11 @@ class Answer:
 
 class Answers:
     def __init__(
-        self,
-        store: Store,
-        view: ConversationView,
-        engine: EngineQueue,
-        post: Post,
-        open_conversation: Callable[[], int | None],
-        ended: Callable[[int], None],
+        self, chat: ChatContext, engine: EngineQueue, ended: Callable[[int], None]
     ) -> None:
-        """`open_conversation` says which conversation is on screen (only its answer is
-        drawn); `ended(conversation_id)` is called once after each answer's last event."""
-        self._store = store
-        self._view = view
+        """`ended(conversation_id)` is called once after each answer's last event."""
+        self._chat = chat
         self._engine = engine
-        self._post = post
-        self._open = open_conversation
         self._ended = ended
         self._running: dict[int, Answer] = {}
 
@@ -90,13 +77,13 @@ class Answers:
     def start(self, conversation_id: int, job: Job, continuing: MessageRow | None) -> None:
         """Queue `job`, saving into a new message row or appending to `continuing`."""
         if continuing is None:
-            row_id = self._store.add_message(conversation_id, "assistant", "").id
+            row_id = self._chat.store.add_message(conversation_id, "assistant", "").id
             state = Answer(conversation_id, row_id)
         else:
             prefix = (continuing.content, continuing.reasoning or "")
             state = Answer(conversation_id, continuing.id, prefix)
-            self._store.reopen_message(continuing.id)
-        post = self._post
+            self._chat.store.reopen_message(continuing.id)
+        post = self._chat.post
         rid = self._engine.submit(job, lambda e: post(lambda: self._on_event(e)))
         self._running[rid] = state
 
@@ -117,7 +104,7 @@ class Answers:
 
     def _save(self, state: Answer) -> None:
         answer, reasoning = state.text()
-        self._store.update_message(state.message_id, content=answer, reasoning=reasoning)
+        self._chat.store.update_message(state.message_id, content=answer, reasoning=reasoning)
         state.saved_at = time.monotonic()
 
     # ------------------------------------------------------------- the sink
@@ -127,11 +114,11 @@ class Answers:
         state = self._running.get(rid)
         if state is None:  # already ended (stopped while queued)
             return
-        here = state.conversation_id == self._open()
+        here = state.conversation_id == self._chat.open_conversation()
         if isinstance(event, Delta):
             self._delta(state, here, event)
         elif isinstance(event, Progress) and here:
-            self._view.show_progress(event.progress, "Reading", "tokens")
+            self._chat.view.show_progress(event.progress, "Reading", "tokens")
         elif isinstance(event, Finished):
             self._finished(rid, event.value)
         elif isinstance(event, Failed):
@@ -141,51 +128,52 @@ class Answers:
 
     def _delta(self, state: Answer, here: bool, event: Delta) -> None:
         if here and not state.answer:
-            self._view.clear_progress()  # the prompt is read: the answer itself shows now
+            self._chat.view.clear_progress()  # the prompt is read: the answer itself shows now
         state.answer.append(event.answer)
         state.reasoning.append(event.reasoning)
         if event.citations is not None:
             state.citations = event.citations
         if here:
             if event.citations is not None:
-                self._view.mark_citations(event.citations)
-            self._view.append_answer(event.answer, event.reasoning)
+                self._chat.view.mark_citations(event.citations)
+            self._chat.view.append_answer(event.answer, event.reasoning)
         if time.monotonic() - state.saved_at >= SAVE_INTERVAL_S:
             self._save(state)
 
     def _finished(self, rid: int, value: object) -> None:
         state = self._running.pop(rid)
         if not isinstance(value, Done):  # a job that yielded no Done: it was stopped
-            self._store.update_message(state.message_id, content=state.text()[0],
+            self._chat.store.update_message(state.message_id, content=state.text()[0],
                                        finish_reason="cancelled")  # fmt: skip
             self._end_here(state, None, "cancelled")
             return
         answer, reasoning = state.prefix
         stats = value.stats.as_dict()
-        self._store.update_message(state.message_id, content=answer + value.answer,
+        self._chat.store.update_message(state.message_id, content=answer + value.answer,
                                    reasoning=reasoning + value.reasoning, stats=stats,
                                    finish_reason=value.finish_reason)  # fmt: skip
-        if state.conversation_id == self._open():
-            self._view.clear_progress()
-            self._view.end_answer(stats, value.finish_reason)
-            self._view.answer_stats(stats, value.stats.prompt_tokens + value.stats.decode_tokens)
+        if state.conversation_id == self._chat.open_conversation():
+            used = value.stats.prompt_tokens + value.stats.decode_tokens
+            self._chat.view.clear_progress()
+            self._chat.view.end_answer(stats, value.finish_reason)
+            self._chat.view.answer_stats(stats, used)
         self._ended(state.conversation_id)
 
     def _cancelled(self, rid: int) -> None:
         """Stopped before it ran: it ends as if it had stopped at its first word."""
         state = self._running.pop(rid)
-        self._store.update_message(state.message_id, finish_reason="cancelled")
+        self._chat.store.update_message(state.message_id, finish_reason="cancelled")
         self._end_here(state, None, "cancelled")
 
     def _failed(self, rid: int, message: str) -> None:
         state = self._running.pop(rid)
-        self._store.update_message(state.message_id, content=state.text()[0],
+        self._chat.store.update_message(state.message_id, content=state.text()[0],
                                    finish_reason="error")  # fmt: skip
         self._end_here(state, None, "error")
-        self._view.show_error(message)
+        self._chat.view.show_error(message)
 
     def _end_here(self, state: Answer, stats: dict | None, finish_reason: str) -> None:
-        if state.conversation_id == self._open():
-            self._view.clear_progress()
-            self._view.end_answer(stats, finish_reason)
+        if state.conversation_id == self._chat.open_conversation():
+            self._chat.view.clear_progress()
+            self._chat.view.end_answer(stats, finish_reason)
         self._ended(state.conversation_id)

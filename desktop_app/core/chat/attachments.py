@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from desktop_app.core.chat.cards import DocState, DocumentCard, loading_card
+from desktop_app.core.chat.chat_context import ChatContext
 from desktop_app.core.chat.engine_queue import (
     Cancelled,
     EngineQueue,
@@ -27,34 +28,25 @@ from desktop_app.core.chat.engine_queue import (
     RequestEvent,
 )
 from desktop_app.core.chat.session_host import Opened
-from desktop_app.core.chat.view import ConversationView, PasswordQuestion
+from desktop_app.core.chat.view import PasswordQuestion
 from desktop_app.core.documents import Document, isolated
 from desktop_app.core.documents.library import DocumentLibrary
-from desktop_app.core.history.store import Store
 from desktop_app.core.llm.events import PrefillProgress
 
 
 class Attachments:
     def __init__(
         self,
-        store: Store,
+        chat: ChatContext,
         library: DocumentLibrary,
-        view: ConversationView,
         reader: EngineQueue,
-        post: Callable[[Callable[[], None]], None],
-        open_conversation: Callable[[], int | None],
         settled: Callable[[int | None, bool], None],
     ) -> None:
-        """`post` hands a function to the owner thread (reader events and the view's
-        answers arrive through it); `open_conversation` says which conversation is on
-        screen; `settled(cid, attached)` is called when a read ended and no other read of
-        that conversation, nor a question about one, is left."""
-        self._store = store
+        """`settled(cid, attached)` is called when a read ended and no other read of that
+        conversation, nor a question about one, is left."""
+        self._chat = chat
         self.library = library
-        self._view = view
         self.reader = reader
-        self._post = post
-        self._open = open_conversation
         self._settled = settled
         #: Files being read, by reader request id: (conversation, card key, path).
         self._loading: dict[int, tuple[int | None, str, str]] = {}
@@ -75,7 +67,7 @@ class Attachments:
         for path in paths:
             key = f"loading:{path}"
             self._unreadable.pop(key, None)  # tried again
-            self._view.update_card(loading_card(key, path))
+            self._chat.view.update_card(loading_card(key, path))
             rid = self.reader.submit(
                 lambda c, p=path: self._reading(p, password, c), self._reader_sink
             )
@@ -121,10 +113,10 @@ class Attachments:
     def remove(self, cid: int, key: str) -> None:
         """The card's remove button: detach the document (or forget the unreadable file)."""
         self._unreadable.pop(key, None)
-        for row in self._store.documents(cid):
+        for row in self._chat.store.documents(cid):
             if row.sha256 == key:
-                self._store.detach_document(row.id)
-        self._view.remove_card(key)
+                self._chat.store.detach_document(row.id)
+        self._chat.view.remove_card(key)
 
     def cancel(self) -> None:
         for rid in self._loading:
@@ -134,7 +126,7 @@ class Attachments:
         """The cards of conversation `cid`: its documents (ready or not in view once the
         session is `opened`, loading before), the unreadable files, the files being read."""
         cards = []
-        for d in self._store.documents(cid):
+        for d in self._chat.store.documents(cid):
             waiting = opened is None or not (
                 d.sha256 in opened.document_sizes or d.sha256 in opened.unavailable
             )
@@ -169,13 +161,13 @@ class Attachments:
             return  # already asked; one dialog per file
         self._asking[path] = (cid, refuse)
         if refuse:  # a file just read: its card stays, saying what it waits for
-            self._view.update_card(_waiting_card(path))
-        post = self._post
+            self._chat.view.update_card(_waiting_card(path))
+        post = self._chat.post
 
         def answer(password: str | None) -> None:
             post(lambda: self._password_given(path, message, password, refuse))
 
-        self._view.request_password(PasswordQuestion(path, message, answer))
+        self._chat.view.request_password(PasswordQuestion(path, message, answer))
 
     def _password_given(self, path: str, message: str, password: str | None, refuse: bool) -> None:
         if path not in self._asking:
@@ -191,43 +183,43 @@ class Attachments:
 
     def _reader_sink(self, event: RequestEvent) -> None:
         """Called on the reader thread: the event is handled on the owner thread."""
-        self._post(lambda: self._on_reader(event))
+        self._chat.post(lambda: self._on_reader(event))
 
     def _on_reader(self, event: RequestEvent) -> None:
         rid = event.request_id
         if rid not in self._loading:
             return
         cid, key, path = self._loading[rid]
-        here = cid == self._open()
+        here = cid == self._chat.open_conversation()
         if isinstance(event, Progress):
             if here:
                 done, total = event.progress.done, event.progress.total
                 ocr = event.progress.stage == "ocr"
-                self._view.show_progress(
+                self._chat.view.show_progress(
                     event.progress, "Reading by OCR" if ocr else "Extracting", "pages"
                 )
                 if ocr:  # the card says it too: a scan takes seconds a page
                     read = f"reading by OCR: {done} of {total} pages"
-                    self._view.update_card(replace(loading_card(key, path), verdict=read))
+                    self._chat.view.update_card(replace(loading_card(key, path), verdict=read))
             return
         if not isinstance(event, Finished | Failed | Cancelled):
             return
         del self._loading[rid]
         if here:
-            self._view.clear_progress()
+            self._chat.view.clear_progress()
         value = event.value if isinstance(event, Finished) else None
         if isinstance(event, Failed):
             self._refuse(cid, key, path, event.message)
         else:
-            self._view.remove_card(key)
+            self._chat.view.remove_card(key)
         attached = isinstance(value, Document) and cid is not None
         if attached:
-            self._store.attach_document(cid, sha256=value.sha256, path=str(value.path),
+            self._chat.store.attach_document(cid, sha256=value.sha256, path=str(value.path),
                                         title=value.path.name, type=value.type,
                                         pages=value.pages, tokens=None,
                                         warnings=value.warnings)  # fmt: skip
             if here:  # its card at once ("3 pages · opening…"), not when the session opens
-                self._view.update_card(DocumentCard(value.sha256, value.path.name, value.type,
+                self._chat.view.update_card(DocumentCard(value.sha256, value.path.name, value.type,
                                                     value.pages, None, DocState.LOADING,
                                                     warnings=tuple(value.warnings)))  # fmt: skip
         elif value is not None:  # encrypted: asked, and settled once answered
@@ -244,7 +236,7 @@ class Attachments:
         error = DocumentCard(key, Path(path).name, "", None, None, DocState.ERROR,
                              error=message)  # fmt: skip
         self._unreadable[key] = (cid, error)
-        self._view.update_card(error)
+        self._chat.view.update_card(error)
 
 
 def _waiting_card(path: str) -> DocumentCard:

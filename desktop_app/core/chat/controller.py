@@ -26,6 +26,7 @@ from pathlib import Path
 from desktop_app import settings as settings_mod
 from desktop_app.core.chat.answers import Answers
 from desktop_app.core.chat.attachments import Attachments
+from desktop_app.core.chat.chat_context import ChatContext
 from desktop_app.core.chat.dispatch import Dispatcher
 from desktop_app.core.chat.engine_queue import EngineQueue, Job
 from desktop_app.core.chat.session_control import SessionControl
@@ -71,15 +72,12 @@ class ChatController:
         self.library = library or DocumentLibrary(
             host.settings.max_document_bytes, host.settings.ocr_languages
         )
-        post, here = dispatcher.post, lambda: self.conversation_id
-        self.answers = Answers(store, view, self.engine, post, here, self._answer_ended)
+        chat = ChatContext(store, view, dispatcher.post, lambda: self.conversation_id)
+        self.answers = Answers(chat, self.engine, self._answer_ended)
         self.documents = Attachments(
-            store, self.library, view, reader or EngineQueue("folio-reader"), post, here,
-            self._documents_settled,
-        )  # fmt: skip
-        self.session = SessionControl(
-            store, host, view, self.engine, post, self.documents, self.answers, here
+            chat, self.library, reader or EngineQueue("folio-reader"), self._documents_settled
         )
+        self.session = SessionControl(chat, host, self.engine, self.documents, self.answers)
 
     # ------------------------------------------------------------------ state
     @property

@@ -14,9 +14,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from desktop_app.core.chat.answers import Answers, Post
+from desktop_app.core.chat.answers import Answers
 from desktop_app.core.chat.attachments import Attachments
 from desktop_app.core.chat.cards import Fit
+from desktop_app.core.chat.chat_context import ChatContext
 from desktop_app.core.chat.engine_queue import (
     Cancelled,
     EngineQueue,
@@ -27,31 +28,23 @@ from desktop_app.core.chat.engine_queue import (
 )
 from desktop_app.core.chat.session_host import Opened, SessionHost
 from desktop_app.core.chat.session_state import SessionLifecycle, SessionState
-from desktop_app.core.chat.view import ConversationView
 from desktop_app.core.documents import isolated
-from desktop_app.core.history.store import Store
 
 
 class SessionControl:
     def __init__(
         self,
-        store: Store,
+        chat: ChatContext,
         host: SessionHost,
-        view: ConversationView,
         engine: EngineQueue,
-        post: Post,
         documents: Attachments,
         answers: Answers,
-        open_conversation: Callable[[], int | None],
     ) -> None:
-        self._store = store
+        self._chat = chat
         self._host = host
-        self._view = view
         self._engine = engine
-        self._post = post
         self._documents = documents
         self._answers = answers
-        self._open = open_conversation
         self.life = SessionLifecycle()
 
     @property
@@ -67,7 +60,7 @@ class SessionControl:
         """(Re)open the session for the open conversation, then pre-read its documents."""
         if self.life.closing:  # results still arriving during shutdown start nothing new
             return
-        cid = self._open()
+        cid = self._chat.open_conversation()
         assert cid is not None
         if self._answers.busy(cid) or self._documents.reading(cid):
             if self.life.state is SessionState.WARMING:
@@ -76,8 +69,8 @@ class SessionControl:
             return
         if self.life.state is SessionState.WARMING:
             self._engine.cancel(self.life.request)
-        attached = [(d.path, d.sha256) for d in self._store.documents(cid)]
-        msgs = self._store.messages(cid)
+        attached = [(d.path, d.sha256) for d in self._chat.store.documents(cid)]
+        msgs = self._chat.store.messages(cid)
         turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
                  if u.role == "user" and a.role == "assistant"]  # fmt: skip
         host, library = self._host, self._documents.library
@@ -89,7 +82,7 @@ class SessionControl:
                 return None
             return host.open(resolved, turns, cancel)
 
-        post = self._post
+        post = self._chat.post
         sink = lambda e: post(lambda: self._on_open_event(cid, e))  # noqa: E731
         self.life.open(self._engine.call(open_session, sink))
 
@@ -107,7 +100,7 @@ class SessionControl:
 
     def reconfigure(self, call: Callable[[threading.Event], object]) -> None:
         """Apply new settings on the engine thread, then reopen."""
-        post = self._post
+        post = self._chat.post
         self._engine.call(call, lambda e: post(lambda: self._on_reconfigured(e)))
         self.prepare()
 
@@ -126,18 +119,18 @@ class SessionControl:
                 self.life.cancelled()  # an index cancelled by Quit or Cancel
         elif isinstance(event, Failed):
             self.life.open_failed()
-            self._view.model_status(f"Model not ready: {event.message}")
-            self._view.show_error(event.message)
+            self._chat.view.model_status(f"Model not ready: {event.message}")
+            self._chat.view.show_error(event.message)
         elif isinstance(event, Cancelled):
             self.life.cancelled()
 
     def _on_opened(self, cid: int, opened: Opened) -> None:
-        self._view.session_opened(opened)
-        self._view.show_cards(self._documents.cards(cid, opened))
+        self._chat.view.session_opened(opened)
+        self._chat.view.show_cards(self._documents.cards(cid, opened))
         for sha256, path in opened.needs_password.items():
             self._documents.ask_password(cid, path, opened.unavailable[sha256], refuse=False)
         if opened.document_sizes and opened.fit == Fit.WHOLE:
-            host, post = self._host, self._post
+            host, post = self._host, self._chat.post
             sink = lambda e: post(lambda: self._on_warm_event(e))  # noqa: E731
             self.life.warm(self._engine.submit(lambda c: host.warm_up(c), sink))
 
@@ -145,15 +138,15 @@ class SessionControl:
         if not self.life.owns(event.request_id) or self.life.state is not SessionState.WARMING:
             return
         if isinstance(event, Progress):
-            self._view.show_progress(event.progress, "Reading documents", "tokens")
+            self._chat.view.show_progress(event.progress, "Reading documents", "tokens")
             return
         if isinstance(event, Finished | Failed | Cancelled):
             self.life.warmed()
-            self._view.clear_progress()
+            self._chat.view.clear_progress()
         if isinstance(event, Failed):
-            self._view.show_error(event.message)
+            self._chat.view.show_error(event.message)
 
     def _on_reconfigured(self, event: RequestEvent) -> None:
         if isinstance(event, Failed):
-            self._view.model_status(f"Model not ready: {event.message}")
-            self._view.show_error(event.message)
+            self._chat.view.model_status(f"Model not ready: {event.message}")
+            self._chat.view.show_error(event.message)
