@@ -13,28 +13,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
 from PySide6.QtGui import QColor, QFontDatabase, QPalette, QTextDocument
 
+from desktop_app.core.chat.citation_grammar import Citation, Mention, mentions, parse
 from desktop_app.ui.source_ref import SourceRef
 
-#: A page number, with the mark of a page read by OCR when the model copied it.
-_PAGE = r"(?:\d+|[ivxlcdm]+|[IVXLCDM]+)"
-_OCR = r"(?:\s*·\s*OCR)?"
-_QUOTE = r"\s*:\s*[\"“„](?P<{}>[^\]\n]*?)[\"”]\s*\]"
-_CITATION = re.compile(
-    # `[Page 12: "quote"]` and `[§ 4.2: "quote"]` (see core/chat/citations.py): shown as
-    # `[Page 12]`, the quote carried in the link for the source view.
-    rf"\[\s*[Pp]age\s+(?P<qp>{_PAGE}){_OCR}{_QUOTE.format('pq')}"
-    rf"|\[\s*§\s*(?P<qs>\d+(?:\.\d+)*){_QUOTE.format('sq')}"
-    rf"|\[[Pp]ages?\s+(?P<bp>{_PAGE}){_OCR}(?:\s*[-–]\s*{_PAGE})?\](?!\()"
-    r"|\[\s*§\s*(?P<bs>\d+(?:\.\d+)*)\s*\](?!\()"
-    r"|\bpp?\.\s?(?P<pp>\d+|[ivxlcdm]+\b)(?:\s?[-–]\s?(?:\d+|[ivxlcdm]+\b))?"
-    r"|§§?\s?(?P<sp>\d+(?:\.\d+)*)(?:\s?[-–]\s?\d+(?:\.\d+)*)?"
-)
 #: Inline code, existing links and autolinks: a locator inside them must stay as written.
 _NO_LINKS = re.compile(r"(`+).+?(?<!`)\1(?!`)|\[[^\]\n]*\]\([^)\n]*\)|<https?://[^>\s]*>", re.S)
 _FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*")
@@ -127,36 +114,41 @@ def _mark(check: Mapping[str, object]) -> str:
     return _MARKS.get(kind, "").format(note=check.get("note", ""))
 
 
-def _citer(checks: Mapping[str, Mapping[str, str]]) -> Callable[[re.Match[str]], str]:
-    """The link for each citation; `checks`: verdicts by the citation's text, which move a
-    link to where the quote was found, name the document and mark it."""
-
-    def cite(match: re.Match[str]) -> str:
-        check = checks.get(match.group(), {})
-        status = "unsent" if check.get("unsent") else check.get("status")
-        if quoted := match.group("pq") or match.group("sq"):
-            page = match.group("qp")
-            label = f"\\[Page {page}\\]" if page else f"\\[§ {match.group('qs')}\\]"
-            ref = SourceRef(check.get("target") or page or match.group("qs"), quoted,
-                            check.get("document"), False, status, check.get("note"))  # fmt: skip
-            return f"[{label}]({ref.url()}){_mark(check)}"
-        target = match.group("bp") or match.group("bs") or match.group("pp") or match.group("sp")
-        label = match.group().replace("[", "\\[").replace("]", "\\]")
-        passage = check.get("passage")
-        ref = SourceRef(target, passage, check.get("document"), bool(passage), status,
-                        check.get("note") if check.get("unsent") else None)  # fmt: skip
-        return f"[{label}]({ref.url()}){_mark(check) if check.get('unsent') else ''}"
-
-    return cite
+def _cite(citation: Citation, check: Mapping[str, object]) -> str:
+    """A citation's link, to where its check found the quote (else the place cited), with
+    its quote (or the best-matching sentence of an unquoted one) for the source view, and
+    the check's mark after it."""
+    status = "unsent" if check.get("unsent") else check.get("status")
+    quote = citation.quote or check.get("passage")
+    note = check.get("note") if citation.quote or check.get("unsent") else None
+    ref = SourceRef(str(check.get("target") or citation.ref), quote, check.get("document"),
+                    citation.quote is None and bool(quote), status, note)  # fmt: skip
+    shown = f"[{citation.label()}]" if citation.quote else citation.text
+    label = shown.replace("[", "\\[").replace("]", "\\]")
+    return f"[{label}]({ref.url()}){_mark(check)}"
 
 
-def _link_prose(text: str, checks: Mapping[str, Mapping[str, str]]) -> str:
-    cite = _citer(checks)
+def _mention(mention: Mention) -> str:
+    """A locator in prose: a link to the place, nothing checked."""
+    return f"[{mention.text}]({SourceRef(mention.ref).url()})"
+
+
+def _link_segment(text: str, checks: Mapping[str, Mapping[str, object]]) -> str:
+    links = [(c.start, c.end, _cite(c, checks.get(c.text, {}))) for c in parse(text)]
+    links += [(m.start, m.end, _mention(m)) for m in mentions(text)]
+    parts, pos = [], 0
+    for start, end, link in sorted(links):
+        parts += [text[pos:start], link]
+        pos = end
+    return "".join(parts) + text[pos:]
+
+
+def _link_prose(text: str, checks: Mapping[str, Mapping[str, object]]) -> str:
     parts, pos = [], 0
     for skip in _NO_LINKS.finditer(text):
-        parts += [_CITATION.sub(cite, text[pos : skip.start()]), skip.group()]
+        parts += [_link_segment(text[pos : skip.start()], checks), skip.group()]
         pos = skip.end()
-    parts.append(_CITATION.sub(cite, text[pos:]))
+    parts.append(_link_segment(text[pos:], checks))
     return "".join(parts)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_app.core.chat.citations import check, counts, find_citations, summary
+from desktop_app.core.chat.citation_grammar import parse
+from desktop_app.core.chat.citations import check, counts, summary
 from desktop_app.core.chat.retrieval import PassageIndex
 from desktop_app.core.documents.matching import normalize
 from desktop_app.core.documents.model import Document, Unit
@@ -81,7 +82,7 @@ def test_the_summary_line() -> None:
 
 def test_citation_forms_and_positions() -> None:
     answer = "See [page 2 : “payable in advance”] and [p. 3]."
-    cites = find_citations(answer)
+    cites = parse(answer)
     assert [(c.kind, c.ref, c.quote) for c in cites] == [
         ("page", "2", "payable in advance"),
         ("page", "3", None),

@@ -13,34 +13,17 @@ Qt-free: the chat view, the CLI and the export all use it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from desktop_app.core.chat.citation_grammar import Citation, parse, strip
 from desktop_app.core.chat.retrieval import best_sentence
 from desktop_app.core.documents.matching import locate, normalize
 from desktop_app.core.documents.model import Document, Unit
 from desktop_app.core.documents.places import matches
 
-#: `[Page 12]`, `[Page 12: "quote"]`, `[p. 12: “quote”]`, `[§ 4.2]`, `[§ 4.2: "quote"]`; a
-#: scanned page's mark (`[Page 3 · OCR: "quote"]`, as the documents show it) is allowed.
-CITATION = re.compile(
-    r"\[\s*(?:(?:[Pp]age|[Pp]\.)\s*(?P<page>[0-9ivxlcdmIVXLCDM]+)(?:\s*·\s*OCR)?"
-    r"|§\s*(?P<section>\d+(?:\.\d+)*))"
-    r"\s*(?::\s*[\"“„'‘](?P<quote>[^\]\n]*?)[\"”'’])?\s*\]"
-)
 Status = Literal["verified", "elsewhere", "not_found", "unquoted"]
-
-
-@dataclass(frozen=True)
-class Citation:
-    start: int
-    end: int
-    kind: Literal["page", "section"]
-    #: The page label or number, or the section number, as written.
-    ref: str
-    quote: str | None
 
 
 @dataclass(frozen=True)
@@ -72,19 +55,6 @@ class Checked:
         return "no quote to check"
 
 
-def find_citations(answer: str) -> list[Citation]:
-    return [
-        Citation(
-            m.start(),
-            m.end(),
-            "page" if m["page"] else "section",
-            m["page"] or m["section"],
-            m["quote"] or None,
-        )  # fmt: skip
-        for m in CITATION.finditer(answer)
-    ]
-
-
 def check(
     answer: str, documents: Sequence[Document], sent: Set[tuple[str, str]] | None = None
 ) -> list[Checked]:
@@ -102,7 +72,7 @@ class Checker:
         self._units = [(d.path.name, u, normalize(u.text)) for d in documents for u in d.units]
 
     def check(self, answer: str, sent: Set[tuple[str, str]] | None = None) -> list[Checked]:
-        found = find_citations(answer)
+        found = parse(answer)
         checked = [_check(c, self._units) for c in found]
         if sent is not None:
             checked = [replace(c, unsent=(c.document, c.unit.locator()) not in sent)
@@ -127,7 +97,7 @@ def claim(answer: str, found: Sequence[Citation], index: int) -> str:
     floor = found[index - 1].end if index else 0
     before = answer[floor : citation.start]
     cut = max(before.rfind(". "), before.rfind("\n"), before.rfind("? "), before.rfind("! "))
-    return CITATION.sub(" ", before[cut + 1 :]).strip(" ,;:-")
+    return strip(before[cut + 1 :]).strip(" ,;:-")
 
 
 def summary(checked: Sequence[Checked]) -> str:
@@ -160,7 +130,7 @@ def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
     per status, the summary line, and each citation as written with its verdict and where
     its link should go (for the chat view's marks)."""
     by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
-    marks = [{"text": answer[c.citation.start : c.citation.end], "status": c.status,
+    marks = [{"text": c.citation.text, "status": c.status,
               "target": _target(c), "note": c.describe(), "document": c.document,
               "passage": c.passage, "unsent": c.unsent,
               "ocr": c.unit is not None and c.unit.ocr is not None} for c in checked]  # fmt: skip

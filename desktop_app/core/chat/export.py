@@ -8,12 +8,11 @@ window's "Export answer…" and `folio ask --export FILE.md` both write this.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from desktop_app.core.chat.citations import CITATION
+from desktop_app.core.chat.citation_grammar import parse
 
 #: How each verdict reads in the export.
 _VERDICTS = {
@@ -71,17 +70,13 @@ def _with_footnotes(
 ) -> tuple[str, list[str], int]:
     """The answer with each citation as "(Page 2)[^n]", and the footnotes."""
     notes: list[str] = []
-    number = first
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal number
-        number += 1
-        check = checks.get(match.group(), {})
-        where = f"Page {match['page']}" if match["page"] else f"§ {match['section']}"
-        notes.append(_footnote(number, where, match["quote"], check))
-        return f"({where})[^{number}]"
-
-    return CITATION.sub(replace, answer), notes, number
+    parts, pos = [], 0
+    for number, citation in enumerate(parse(answer), first + 1):
+        where = citation.label()
+        notes.append(_footnote(number, where, citation.quote, checks.get(citation.text, {})))
+        parts += [answer[pos : citation.start], f"({where})[^{number}]"]
+        pos = citation.end
+    return "".join(parts) + answer[pos:], notes, first + len(notes)
 
 
 def _footnote(number: int, where: str, quote: str | None, check: Mapping[str, object]) -> str:

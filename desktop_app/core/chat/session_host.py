@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from desktop_app.core.chat import citations
+from desktop_app.core.chat import citation_grammar, citations
 from desktop_app.core.chat.asking import AskingSession
 from desktop_app.core.chat.cards import Fit
 from desktop_app.core.chat.remote_session import RemoteSession
@@ -178,7 +178,7 @@ class SessionHost:
                 parts.append(event.text)
                 if "]" in event.text:  # a citation may have just closed
                     text = "".join(parts)
-                    if (count := len(citations.find_citations(text))) > seen:
+                    if (count := len(citation_grammar.parse(text))) > seen:
                         seen = count
                         checked = self._checker().check(text, self._sent())
                         yield CitationsChecked(citations.counts(text, checked))
