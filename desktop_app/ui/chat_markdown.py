@@ -20,6 +20,7 @@ from functools import cache
 from PySide6.QtGui import QColor, QFontDatabase, QPalette, QTextDocument
 
 from desktop_app.core.chat.citation_grammar import Citation, Mention, mentions, parse
+from desktop_app.core.chat.citations import Mark
 from desktop_app.ui.source_ref import SourceRef
 
 #: Inline code, existing links and autolinks: a locator inside them must stay as written.
@@ -108,21 +109,24 @@ def _split_fences(markdown: str) -> list[tuple[str, str, str | None]]:
 _MARKS = {"verified": " ✓", "elsewhere": " *({note})*", "not_found": " ⚠ *({note})*"}
 
 
-def _mark(check: Mapping[str, object]) -> str:
+def _mark(check: Mark | None) -> str:
     """✓, or the note in italics (⚠ for a quote nowhere, or a page the model never got)."""
-    kind = "not_found" if check.get("unsent") else str(check.get("status", ""))
-    return _MARKS.get(kind, "").format(note=check.get("note", ""))
+    if check is None:
+        return ""
+    kind = "not_found" if check.unsent else check.status
+    return _MARKS.get(kind, "").format(note=check.note)
 
 
-def _cite(citation: Citation, check: Mapping[str, object]) -> str:
+def _cite(citation: Citation, check: Mark | None) -> str:
     """A citation's link, to where its check found the quote (else the place cited), with
     its quote (or the best-matching sentence of an unquoted one) for the source view, and
     the check's mark after it."""
-    status = "unsent" if check.get("unsent") else check.get("status")
-    quote = citation.quote or check.get("passage")
-    note = check.get("note") if citation.quote or check.get("unsent") else None
-    ref = SourceRef(str(check.get("target") or citation.ref), quote, check.get("document"),
-                    citation.quote is None and bool(quote), status, note)  # fmt: skip
+    status = None if check is None else "unsent" if check.unsent else check.status
+    quote = citation.quote or (check and check.passage)
+    note = check.note if check and (citation.quote or check.unsent) else None
+    ref = SourceRef((check and check.target) or citation.ref, quote or None,
+                    check and check.document, citation.quote is None and bool(quote),
+                    status, note)  # fmt: skip
     shown = f"[{citation.label()}]" if citation.quote else citation.text
     label = shown.replace("[", "\\[").replace("]", "\\]")
     return f"[{label}]({ref.url()}){_mark(check)}"
@@ -133,8 +137,8 @@ def _mention(mention: Mention) -> str:
     return f"[{mention.text}]({SourceRef(mention.ref).url()})"
 
 
-def _link_segment(text: str, checks: Mapping[str, Mapping[str, object]]) -> str:
-    links = [(c.start, c.end, _cite(c, checks.get(c.text, {}))) for c in parse(text)]
+def _link_segment(text: str, checks: Mapping[str, Mark]) -> str:
+    links = [(c.start, c.end, _cite(c, checks.get(c.text))) for c in parse(text)]
     links += [(m.start, m.end, _mention(m)) for m in mentions(text)]
     parts, pos = [], 0
     for start, end, link in sorted(links):
@@ -143,7 +147,7 @@ def _link_segment(text: str, checks: Mapping[str, Mapping[str, object]]) -> str:
     return "".join(parts) + text[pos:]
 
 
-def _link_prose(text: str, checks: Mapping[str, Mapping[str, object]]) -> str:
+def _link_prose(text: str, checks: Mapping[str, Mark]) -> str:
     parts, pos = [], 0
     for skip in _NO_LINKS.finditer(text):
         parts += [_link_segment(text[pos : skip.start()], checks), skip.group()]
@@ -152,16 +156,7 @@ def _link_prose(text: str, checks: Mapping[str, Mapping[str, object]]) -> str:
     return "".join(parts)
 
 
-def citation_checks(stats: Mapping[str, object] | None) -> dict[str, Mapping[str, str]]:
-    """The verdicts kept in an answer's stats, by citation text."""
-    found = (stats or {}).get("citations")
-    checks = found.get("checks") if isinstance(found, dict) else None
-    if not isinstance(checks, list):
-        return {}
-    return {c["text"]: c for c in checks if isinstance(c, dict) and isinstance(c.get("text"), str)}
-
-
-def link_citations(markdown: str, checks: Mapping[str, Mapping[str, str]] | None = None) -> str:
+def link_citations(markdown: str, checks: Mapping[str, Mark] | None = None) -> str:
     """Turn `[Page 17]`, `p. 17`, `pp. 3–5` and `§ 12.3` into `cite:` links, outside code."""
     return "".join(
         raw if code is not None else _link_prose(raw, checks or {})
@@ -213,7 +208,7 @@ def _code_html(lang: str, code: str, index: int, theme: Theme) -> str:
 
 
 def render_markdown(
-    markdown: str, palette: QPalette, checks: Mapping[str, Mapping[str, str]] | None = None
+    markdown: str, palette: QPalette, checks: Mapping[str, Mark] | None = None
 ) -> tuple[str, list[str]]:
     """HTML for an answer, and its code blocks' raw text (for the per-block "Copy" links).
 

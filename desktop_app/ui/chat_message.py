@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.chat.citations import Mark, marks_of
 from desktop_app.ui.chat_markdown import (
     STYLE,
     Theme,
-    citation_checks,
     citation_line,
     format_stats,
     mix,
@@ -120,7 +120,7 @@ class MessageWidget(QFrame):
         self.waiting = THINKING
         self.code_blocks: list[str] = []
         #: Verdicts on the answer's citations once it has been checked, by citation text.
-        self.checks: dict[str, Mapping[str, str]] = {}
+        self.checks: dict[str, Mark] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 6)
         layout.setSpacing(4)
@@ -219,7 +219,7 @@ class MessageWidget(QFrame):
 
     def set_outcome(self, stats: Mapping[str, object] | None, finish_reason: str | None) -> None:
         self.finish_reason = finish_reason
-        if (checks := citation_checks(stats)) != self.checks:  # marks on checked citations
+        if (checks := marks_of(stats)) != self.checks:  # marks on checked citations
             self.checks = checks
             self.set_text(self.content, self.reasoning, streaming=self.streaming)
         self.stats_label.setText(format_stats(stats))

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.chat.citations import marks_of
 from desktop_app.core.llm.events import PrefillProgress
 from desktop_app.ui.chat_empty import EmptyChat
-from desktop_app.ui.chat_markdown import citation_checks
 from desktop_app.ui.chat_message import THINKING, MessageWidget
 from desktop_app.ui.documents_panel import format_progress
 
@@ -158,7 +158,7 @@ class ChatView(QWidget):
     def mark_streaming_citations(self, found: dict) -> None:
         """Checked citations of the streaming answer: drawn with the next redraw tick."""
         if self._streaming is not None:
-            self._streaming.checks = citation_checks({"citations": found})
+            self._streaming.checks = marks_of({"citations": found})
             if not self._timer.isActive():
                 self._timer.start()
 

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.core.chat.citations import Mark
 from desktop_app.ui.chat_markdown import format_stats, link_citations
 from desktop_app.ui.chat_view import ChatView
 from desktop_app.ui.source_ref import SourceRef
@@ -313,7 +314,7 @@ def test_checked_citations_are_marked_and_a_misplaced_one_links_where_the_quote_
             "note": "quote not found in the documents",
         },  # fmt: skip
     }
-    linked = link_citations(answer, checks)
+    linked = link_citations(answer, {text: Mark(text, **fields) for text, fields in checks.items()})
     assert r"[\[Page 2\]](cite:2?q=1%2C200%20euros&s=verified&n=found) ✓" in linked
     moved = "cite:3?q=ninety&s=elsewhere&n=quote%20found%20on%20page%203%2C%20not%20page%201"
     assert rf"[\[Page 1\]]({moved}) *(quote found on page 3, not page 1)*" in linked

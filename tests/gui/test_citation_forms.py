@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote
 
 import pytest
 
-from desktop_app.core.chat.citations import check, counts
-from desktop_app.ui.chat_markdown import citation_checks, link_citations
+from desktop_app.core.chat.citations import check, counts, marks_of
+from desktop_app.ui.chat_markdown import link_citations
 from tests.unit.test_citations import _lease, _spec
 
 RENT = "1,200 euros per month"
@@ -32,7 +32,7 @@ LINK = re.compile(r"\[\\\[(?P<label>[^\]]*)\\\]\]\(cite:(?P<target>[^?)]*)\?(?P<
 def _window(answer: str) -> list[tuple[str, str, dict[str, str], str]]:
     """What the window makes of the answer: each link's label, target, fields and mark."""
     checked = check(answer, [_lease(), _spec()])
-    linked = link_citations(answer, citation_checks({"citations": counts(answer, checked)}))
+    linked = link_citations(answer, marks_of({"citations": counts(answer, checked)}))
     return [
         (m["label"], unquote(m["target"]),
          {k: v[0] for k, v in parse_qs(m["query"]).items()},
@@ -61,5 +61,5 @@ def test_a_quote_on_another_page_links_to_where_it_is_with_the_same_note() -> No
     assert (checked.status, shown, target) == ("elsewhere", "Page 1", "2")
     assert fields["n"] == checked.describe() == "quote found on page 2, not page 1"
     assert "*(quote found on page 2, not page 1)*" in link_citations(
-        answer, citation_checks({"citations": counts(answer, [checked])})
+        answer, marks_of({"citations": counts(answer, [checked])})
     )

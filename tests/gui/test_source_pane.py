@@ -216,14 +216,13 @@ def test_citations_are_marked_while_the_answer_still_streams(
 
 
 def test_retrieval_mode_a_page_the_model_was_not_given_is_marked(qtbot, lease: MainWindow) -> None:
+    from desktop_app.core.chat.citations import Mark
     from desktop_app.ui.chat_markdown import link_citations
 
     note = "page 3 was not among the passages the model was given"
-    check = {"status": "verified", "target": "3", "note": note, "document": "lease.pdf",
-             "passage": None, "unsent": True}  # fmt: skip
-    linked = link_citations(
-        'Notice [Page 3: "written notice"].', {'[Page 3: "written notice"]': check}
-    )
+    text = '[Page 3: "written notice"]'
+    check = Mark(text, "verified", "3", note, "lease.pdf", None, unsent=True)
+    linked = link_citations(f"Notice {text}.", {text: check})
     assert f"⚠ *({note})*" in linked
     href = re.search(r"\((cite:[^)]*)\)", linked).group(1)
     _click(qtbot, lease, href)

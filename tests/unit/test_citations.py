@@ -177,3 +177,32 @@ def test_excerpts_of_a_scan_carry_the_ocr_mark_and_the_model_is_told() -> None:
     assert system.endswith(SCANS_NOTICE)
     plain = Conversation.planned("Answer.", [_lease()], whole=False).system_message()
     assert SCANS_NOTICE not in plain["content"]
+
+
+def test_marks_round_trip_through_the_saved_stats_and_malformed_ones_are_skipped() -> None:
+    """Checked citations travel as `Mark`s: written into the answer's stats (JSON in SQLite)
+    by `counts`, read back by `marks_of` for the window and the export."""
+    import json
+
+    from desktop_app.core.chat.citations import Mark, marks_of
+
+    answer = 'Rent [Page 1: "1,200 euros per month"] and notice [Page 3].'
+    saved = json.loads(json.dumps({"citations": counts(answer, check(answer, [_lease()]))}))
+    assert marks_of(saved) == {
+        '[Page 1: "1,200 euros per month"]': Mark(
+            '[Page 1: "1,200 euros per month"]', "elsewhere", "2",
+            "quote found on page 2, not page 1", "lease.pdf",
+        ),
+        "[Page 3]": Mark(
+            "[Page 3]", "unquoted", "3", "no quote to check", "lease.pdf",
+            "Either party may end this lease with ninety (90) days’ written notice.",
+        ),
+    }  # fmt: skip
+    damaged = {"citations": {"checks": [
+        {"text": "[Page 9]", "status": "found it"},  # a status no version ever wrote
+        {"status": "verified"},  # no text to find it by
+        "[Page 2]",
+        {"text": "[Page 2]", "status": "verified", "target": 2, "unsent": "yes"},
+    ]}}  # fmt: skip
+    assert marks_of(damaged) == {"[Page 2]": Mark("[Page 2]", "verified", "")}
+    assert marks_of({"citations": "lost"}) == marks_of(None) == {}

@@ -13,8 +13,8 @@ Qt-free: the chat view, the CLI and the export all use it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from desktop_app.core.chat.citation_grammar import Citation, parse, strip
@@ -125,15 +125,53 @@ def summary(checked: Sequence[Checked]) -> str:
 _PLACES = {frozenset({"page"}): "pages", frozenset({"section"}): "sections"}
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A checked citation as kept with its answer (the stats' JSON, in SQLite) and shown by
+    every view: the window's link and mark, the export's footnote. Read back only through
+    `marks_of`, which checks each field (a history may be older, or damaged)."""
+
+    #: The citation exactly as the answer wrote it: the key a view finds it by.
+    text: str
+    status: Status
+    #: The locator its link opens: where the quote was found, else the one cited.
+    target: str
+    note: str = ""
+    document: str | None = None
+    passage: str | None = None
+    unsent: bool = False
+    ocr: bool = False
+
+
+def marks_of(stats: Mapping[str, object] | None) -> dict[str, Mark]:
+    """The marks kept in an answer's stats, by citation text; a malformed entry is skipped."""
+    found = (stats or {}).get("citations")
+    checks = found.get("checks") if isinstance(found, Mapping) else None
+    marks = (_mark_of(raw) for raw in (checks if isinstance(checks, list) else ()))
+    return {mark.text: mark for mark in marks if mark is not None}
+
+
+def _mark_of(raw: object) -> Mark | None:
+    if not (isinstance(raw, Mapping) and isinstance(raw.get("text"), str)):
+        return None
+    if raw.get("status") not in Status.__args__:
+        return None
+
+    def text(key: str) -> str | None:
+        return value if isinstance(value := raw.get(key), str) else None
+
+    return Mark(raw["text"], raw["status"], text("target") or "", text("note") or "",
+                text("document"), text("passage"), raw.get("unsent") is True,
+                raw.get("ocr") is True)  # fmt: skip
+
+
 def counts(answer: str, checked: Sequence[Checked]) -> dict[str, object]:
     """What is kept with the answer (its stats) and printed by `folio ask --stats`: counts
-    per status, the summary line, and each citation as written with its verdict and where
-    its link should go (for the chat view's marks)."""
+    per status, the summary line, and each citation's `Mark`."""
     by_status = {s: sum(c.status == s for c in checked) for s in Status.__args__}
-    marks = [{"text": c.citation.text, "status": c.status,
-              "target": _target(c), "note": c.describe(), "document": c.document,
-              "passage": c.passage, "unsent": c.unsent,
-              "ocr": c.unit is not None and c.unit.ocr is not None} for c in checked]  # fmt: skip
+    marks = [asdict(Mark(c.citation.text, c.status, _target(c), c.describe(), c.document,
+                         c.passage, c.unsent, c.unit is not None and c.unit.ocr is not None))
+             for c in checked]  # fmt: skip
     return {"total": len(checked), **by_status, "unsent": sum(c.unsent for c in checked),
             "summary": summary(checked), "checks": marks}  # fmt: skip
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from desktop_app.core.chat.citation_grammar import parse
+from desktop_app.core.chat.citations import Mark, marks_of
 
 #: How each verdict reads in the export.
 _VERDICTS = {
@@ -54,7 +55,7 @@ def export_markdown(
     for turn in turns:
         if len(turns) > 1:
             parts.append(f"## {_one_line(turn.question)}")
-        body, notes, note = _with_footnotes(turn.answer, _checks(turn.stats), note)
+        body, notes, note = _with_footnotes(turn.answer, marks_of(turn.stats), note)
         parts.append(body.strip() or "*(no answer)*")
         if ending := _ENDINGS.get(turn.finish_reason or ""):
             parts.append(f"*{ending}*")
@@ -66,39 +67,31 @@ def export_markdown(
 
 
 def _with_footnotes(
-    answer: str, checks: Mapping[str, Mapping[str, object]], first: int
+    answer: str, checks: Mapping[str, Mark], first: int
 ) -> tuple[str, list[str], int]:
     """The answer with each citation as "(Page 2)[^n]", and the footnotes."""
     notes: list[str] = []
     parts, pos = [], 0
     for number, citation in enumerate(parse(answer), first + 1):
         where = citation.label()
-        notes.append(_footnote(number, where, citation.quote, checks.get(citation.text, {})))
+        notes.append(_footnote(number, where, citation.quote, checks.get(citation.text)))
         parts += [answer[pos : citation.start], f"({where})[^{number}]"]
         pos = citation.end
     return "".join(parts) + answer[pos:], notes, first + len(notes)
 
 
-def _footnote(number: int, where: str, quote: str | None, check: Mapping[str, object]) -> str:
-    status = str(check.get("status", ""))
-    verdict = _VERDICTS.get(status, "not checked")
-    if status == "elsewhere" or check.get("unsent"):
-        verdict = ("⚠ " if check.get("unsent") else "") + str(check.get("note") or verdict)
-    document = f" of {check['document']}" if check.get("document") else ""
-    scan = " (a scan, read by OCR)" if check.get("ocr") else ""
+def _footnote(number: int, where: str, quote: str | None, check: Mark | None) -> str:
+    verdict = _VERDICTS.get(check.status, "not checked") if check else "not checked"
+    if check and (check.status == "elsewhere" or check.unsent):
+        verdict = ("⚠ " if check.unsent else "") + (check.note or verdict)
+    document = f" of {check.document}" if check and check.document else ""
+    scan = " (a scan, read by OCR)" if check and check.ocr else ""
     line = f"[^{number}]: {where}{document}{scan} — {verdict}"
     if quote:
         line += f" — quoted: “{quote}”"
-    elif check.get("passage"):
-        best = " ".join(str(check["passage"]).split())
-        line += f" — the passage that best matches: “{best}”"
+    elif check and check.passage:
+        line += f" — the passage that best matches: “{' '.join(check.passage.split())}”"
     return line
-
-
-def _checks(stats: Mapping[str, object] | None) -> dict[str, Mapping[str, object]]:
-    found = (stats or {}).get("citations")
-    checks = found.get("checks") if isinstance(found, Mapping) else None
-    return {c["text"]: c for c in checks or () if isinstance(c, Mapping) and "text" in c}
 
 
 def _summary(stats: Mapping[str, object] | None) -> str:
