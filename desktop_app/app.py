@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from desktop_app import __version__, paths
 from desktop_app.cli import add_subcommands
+from desktop_app.cli_interrupt import exit_now
 from desktop_app.core.hardware.backends import PROBE_FLAG
 from desktop_app.errors import FolioError, printable
 
@@ -195,13 +196,8 @@ def _exit_at_once(code: int) -> NoReturn:
     closed, downloads paused, the instance socket removed). What is left is the C teardown
     of Qt's widgets and llama.cpp's backends: measured 0.5–1.2 s after the window was gone,
     on a 2-core machine, with nothing to show for it; Quit must end within a second."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed or broken stream has nothing left to say
-            pass
-    os._exit(code)
+    logging.shutdown()  # not in `exit_now`: that also runs inside a signal handler
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,6 @@ class MainWindow(QMainWindow):
         library = DocumentLibrary(host.settings.max_document_bytes, host.settings.ocr_languages)
         self._build(library)
         self.controller = ChatController(store, host, self, QtDispatcher(self), library=library)
-        self._plans: dict[int, str] = {}  # each conversation's plan line, once it opened
         self.api = LocalApi(self.controller, self.show_error)  # the local API, when on
         self.statusBar().insertPermanentWidget(2, self.api.label)
         self._connect()
@@ -433,7 +432,7 @@ class MainWindow(QMainWindow):
 
     def show_cards(self, cards: Sequence[DocumentCard]) -> None:
         self.documents.set_cards(cards)
-        self.documents.set_plan(self._plans.get(self.conversation_id or 0, ""))
+        self.documents.set_plan(self.controller.session.plan_line(self.conversation_id or 0))
 
     def update_card(self, card: DocumentCard) -> None:
         self.documents.update_card(card)
@@ -452,7 +451,6 @@ class MainWindow(QMainWindow):
             + (f"\nDocuments: {opened.context}" if opened.context else "")
         )
         self.composer.set_thinking(self.controller.thinking, supported=opened.thinking_supported)
-        self._plans[self.conversation_id or 0] = opened.context  # shown with its cards
 
     def model_status(self, text: str) -> None:
         self.model_label.setText(text)

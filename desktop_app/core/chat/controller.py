@@ -169,7 +169,7 @@ class ChatController:
     def open_conversation(self, conversation_id: int) -> None:
         """Show a conversation at once; its session is prepared on the engine thread.
         An answer streaming in another conversation goes on; only its pre-read stops."""
-        self.session.leave()
+        self.session.stop_warming()  # its documents, not these, are worth pre-reading
         self.view.clear_progress()  # progress shown belongs to the chat being left
         self.conversation_id = conversation_id
         self.store.set_app_state("open_conversation", str(conversation_id))

@@ -56,19 +56,21 @@ class SessionControl:
         must not fall back to "opening…" while its reopen waits for an answer)."""
         return self._documents.cards(conversation_id, self.life.opened_for.get(conversation_id))
 
+    def plan_line(self, conversation_id: int) -> str:
+        """How its documents last reached the model, with the numbers ("" before that)."""
+        opened = self.life.opened_for.get(conversation_id)
+        return opened.context if opened is not None else ""
+
     def prepare(self) -> None:
         """(Re)open the session for the open conversation, then pre-read its documents."""
         if self.life.closing:  # results still arriving during shutdown start nothing new
             return
         cid = self._chat.open_conversation()
         assert cid is not None
+        self.stop_warming()  # pre-reading what will change, or be read again
         if self._answers.busy(cid) or self._documents.reading(cid):
-            if self.life.state is SessionState.WARMING:
-                self._engine.cancel(self.life.request)  # pre-reading what will change
             self.life.wait()
             return
-        if self.life.state is SessionState.WARMING:
-            self._engine.cancel(self.life.request)
         attached = [(d.path, d.sha256) for d in self._chat.store.documents(cid)]
         msgs = self._chat.store.messages(cid)
         turns = [(u.content, a.content) for u, a in zip(msgs[::2], msgs[1::2], strict=False)
@@ -93,10 +95,12 @@ class SessionControl:
         if self.life.busy:
             self._engine.cancel(self.life.request)
 
-    def leave(self) -> None:
-        """Another conversation opens: its documents, not these, are worth pre-reading."""
+    def stop_warming(self) -> None:
+        """The pre-read stops (another conversation opens, or this one reopens); its late
+        events are no longer the lifecycle's, so its progress row goes now."""
         if self.life.state is SessionState.WARMING:
             self._engine.cancel(self.life.request)
+            self._chat.view.clear_progress()
 
     def reconfigure(self, call: Callable[[threading.Event], object]) -> None:
         """Apply new settings on the engine thread, then reopen."""
@@ -109,7 +113,7 @@ class SessionControl:
 
     # ------------------------------------------------------------------ sinks
     def _on_open_event(self, conversation_id: int, event: RequestEvent) -> None:
-        if not self.life.owns(event.request_id) or self.life.state is not SessionState.OPENING:
+        if not self.life.owns(event.request_id):
             return  # superseded by a newer open, a switch, or Quit
         if isinstance(event, Finished):
             if isinstance(event.value, Opened):
@@ -119,8 +123,7 @@ class SessionControl:
                 self.life.cancelled()  # an index cancelled by Quit or Cancel
         elif isinstance(event, Failed):
             self.life.open_failed()
-            self._chat.view.model_status(f"Model not ready: {event.message}")
-            self._chat.view.show_error(event.message)
+            self._not_ready(event.message)
         elif isinstance(event, Cancelled):
             self.life.cancelled()
 
@@ -135,7 +138,7 @@ class SessionControl:
             self.life.warm(self._engine.submit(lambda c: host.warm_up(c), sink))
 
     def _on_warm_event(self, event: RequestEvent) -> None:
-        if not self.life.owns(event.request_id) or self.life.state is not SessionState.WARMING:
+        if not self.life.owns(event.request_id):
             return
         if isinstance(event, Progress):
             self._chat.view.show_progress(event.progress, "Reading documents", "tokens")
@@ -148,5 +151,8 @@ class SessionControl:
 
     def _on_reconfigured(self, event: RequestEvent) -> None:
         if isinstance(event, Failed):
-            self._chat.view.model_status(f"Model not ready: {event.message}")
-            self._chat.view.show_error(event.message)
+            self._not_ready(event.message)
+
+    def _not_ready(self, message: str) -> None:
+        self._chat.view.model_status(f"Model not ready: {message}")
+        self._chat.view.show_error(message)

@@ -46,6 +46,7 @@ _FROM: dict[str, frozenset[SessionState]] = {
     "open_failed": frozenset({SessionState.OPENING}),
     "warm": frozenset({SessionState.READY}),
     "warmed": frozenset({SessionState.WARMING}),
+    "cancelled": frozenset({SessionState.OPENING, SessionState.WARMING}),
     "close": frozenset(SessionState),
 }
 
@@ -96,10 +97,8 @@ class SessionLifecycle:
 
     def cancelled(self) -> None:
         """The open or pre-read was cancelled before it ended: an open left no session."""
-        if self.state is SessionState.OPENING:
-            self._to("opened", SessionState.IDLE)
-        else:
-            self.warmed()
+        opening = self.state is SessionState.OPENING
+        self._to("cancelled", SessionState.IDLE if opening else SessionState.READY)
 
     def close(self) -> None:
         self._to("close", SessionState.CLOSING)
